@@ -1,0 +1,73 @@
+"""Shared fixtures: real HTTP servers on 127.0.0.1 and helper processes."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _TestServer
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        behaviour = self.server.behaviour
+        if behaviour == "hang":
+            self.server.release.wait(timeout=30)
+            return
+        status = 500 if behaviour == "error" else 200
+        body = b"ok\n" if status == 200 else b"internal error\n"
+        if behaviour == "slow":
+            time.sleep(0.3)
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+class _TestServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, behaviour: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.behaviour = behaviour
+        self.release = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/health"
+
+
+@pytest.fixture
+def http_server() -> Iterator[Callable[[str], _TestServer]]:
+    """Start real HTTP servers on 127.0.0.1: ``ok``, ``slow``, ``error`` (500) or ``hang``."""
+    servers: list[_TestServer] = []
+
+    def start(behaviour: str = "ok") -> _TestServer:
+        server = _TestServer(behaviour)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def refused_url() -> str:
+    """A URL on 127.0.0.1 whose port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/health"

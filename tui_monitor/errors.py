@@ -1,0 +1,54 @@
+"""The exception tree of tui-monitor.
+
+Every error the project raises on purpose derives from ``TuiMonitorError``::
+
+    TuiMonitorError
+    ├── ConfigError      bad option, config key or value
+    ├── StoreError       the SQLite feature store cannot be opened or written
+    ├── SourceError      a source cannot read its input
+    ├── DetectorError    a model cannot learn or score
+    ├── RuleError        a rule file is invalid
+    └── NotifyError      a notification target failed
+
+Messages name the bad value with ``!r``, where it came from and what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DetectorError",
+    "NotifyError",
+    "RuleError",
+    "SourceError",
+    "StoreError",
+    "TuiMonitorError",
+]
+
+
+class TuiMonitorError(Exception):
+    """Base class of every error raised by tui-monitor on purpose."""
+
+
+class ConfigError(TuiMonitorError):
+    """An option, config key or value is invalid."""
+
+
+class StoreError(TuiMonitorError):
+    """The feature store cannot be opened, migrated or written."""
+
+
+class SourceError(TuiMonitorError):
+    """A source cannot read its input."""
+
+
+class DetectorError(TuiMonitorError):
+    """A detector cannot learn from or score a window."""
+
+
+class RuleError(TuiMonitorError):
+    """A rule file is invalid."""
+
+
+class NotifyError(TuiMonitorError):
+    """A notification target failed."""

@@ -1,0 +1,257 @@
+"""Log file sources: follow files (paths or globs) and count lines per level.
+
+Wake-ups are coalesced: watchdog events only set a flag, and a file is read
+at most once per ``coalesce_s``; a stat every ``poll_s`` is the fallback for
+file systems where inotify misses events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from tui_monitor.settings import sanitize_name
+from tui_monitor.sources.base import Observation, ObservationSink, SourceState, StateSink
+from tui_monitor.sources.follow import FileFollower
+
+__all__ = ["LEVELS", "DirectoryWatcher", "LogSource", "detect_level", "stream_name_for"]
+
+logger = logging.getLogger(__name__)
+
+LEVELS = ("error", "warn", "info", "debug")
+
+# Upper-case level words as most layouts print them (Python logging, log4j,
+# syslog-style, Go's log), plus key/value forms such as level=error and
+# "level": "warning" in logfmt and JSON lines.
+_LEVEL_RE = re.compile(
+    r"""\b(?P<upper>FATAL|CRITICAL|CRIT|EMERG|ALERT|SEVERE|ERROR|ERR|WARNING|WARN|NOTICE|INFO|DEBUG|TRACE)\b
+      | (?:level|lvl|severity)["']?\s*[:=]\s*["']?(?P<kv>[A-Za-z]+)""",
+    re.VERBOSE,
+)
+_LEVEL_OF_WORD = {
+    "fatal": "error", "critical": "error", "crit": "error", "emerg": "error", "alert": "error",
+    "severe": "error", "error": "error", "err": "error", "panic": "error",
+    "warning": "warn", "warn": "warn",
+    "notice": "info", "info": "info", "information": "info",
+    "debug": "debug", "trace": "debug",
+}  # fmt: skip
+
+
+def detect_level(line: str) -> str | None:
+    """Return ``error``, ``warn``, ``info`` or ``debug`` for a log line, or None.
+
+    Only the first 200 characters are searched, where layouts put the level.
+
+    >>> detect_level("2024-05-01 12:00:00,123 ERROR app: failed")
+    'error'
+    >>> detect_level('{"ts": 1, "level": "warning", "msg": "slow"}')
+    'warn'
+    >>> detect_level("no level here") is None
+    True
+    """
+    match = _LEVEL_RE.search(line, 0, 200)
+    if match is None:
+        return None
+    word = match.group("upper") or match.group("kv") or ""
+    return _LEVEL_OF_WORD.get(word.lower())
+
+
+def stream_name_for(path: str) -> str:
+    """Return the stream name of a log file: ``log.`` and its sanitized stem.
+
+    >>> stream_name_for("/var/log/nginx/access.log")
+    'log.access'
+    """
+    name = Path(path).name
+    for suffix in (".log", ".txt", ".json", ".jsonl"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    return "log." + sanitize_name(name)
+
+
+class _WakeHandler(FileSystemEventHandler):
+    def __init__(self, watcher: DirectoryWatcher) -> None:
+        self._watcher = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        self._watcher.notify()
+
+
+class DirectoryWatcher:
+    """One watchdog observer shared by all log sources.
+
+    Every event in a watched folder wakes every source; sources then stat
+    their own files, which is cheap, and the wake-up is coalesced.
+    """
+
+    def __init__(self) -> None:
+        self._observer = Observer()
+        self._observer.daemon = True
+        self._folders: set[str] = set()
+        self._events: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self._lock = threading.Lock()
+        self._started = False
+
+    def watch(self, folder: str) -> None:
+        """Watch ``folder`` (not recursively) if it exists and is new."""
+        folder = os.path.abspath(folder)
+        if folder in self._folders or not os.path.isdir(folder):
+            return
+        try:
+            self._observer.schedule(_WakeHandler(self), folder, recursive=False)
+        except OSError as exc:
+            # inotify limits or permissions: the stat fallback still works.
+            logger.warning("cannot watch %s for changes (%s); falling back to polling", folder, exc)
+            return
+        self._folders.add(folder)
+        if not self._started:
+            self._observer.start()
+            self._started = True
+
+    def subscribe(self) -> asyncio.Event:
+        """Return an event that is set whenever a watched folder changes."""
+        event = asyncio.Event()
+        with self._lock:
+            self._events.append((asyncio.get_running_loop(), event))
+        return event
+
+    def notify(self) -> None:
+        """Set every subscriber's event; safe to call from any thread."""
+        with self._lock:
+            subscribers = list(self._events)
+        for loop, event in subscribers:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
+
+    def stop(self) -> None:
+        """Stop the observer thread."""
+        if self._started:
+            self._observer.stop()
+            self._observer.join(timeout=2.0)
+            self._started = False
+
+
+class LogSource:
+    """Follow every file matching ``pattern`` and emit line counts per level.
+
+    Each file is its own stream (``log.<stem>``). New files that match a glob
+    are picked up on the next stat; a plain path that does not exist yet is
+    waited for.
+    """
+
+    def __init__(
+        self,
+        pattern: str,
+        emit: ObservationSink,
+        report: StateSink,
+        watcher: DirectoryWatcher,
+        *,
+        poll_s: float = 1.0,
+        coalesce_s: float = 0.25,
+        on_lines: Callable[[str, list[str]], None] | None = None,
+    ) -> None:
+        self.pattern = os.path.expanduser(pattern)
+        self.name = pattern
+        self._emit = emit
+        self._report = report
+        self._watcher = watcher
+        self._on_lines = on_lines
+        self._poll_s = poll_s
+        self._coalesce_s = coalesce_s
+        self._followers: dict[str, FileFollower] = {}
+        self._streams: dict[str, str] = {}
+        self._failed: dict[str, str] = {}
+        self._is_glob = glob.has_magic(self.pattern)
+        self._started_at = time.time()
+
+    def streams(self) -> list[str]:
+        """Stream names known so far; the engine declares them up front."""
+        if not self._is_glob:
+            return [stream_name_for(self.pattern)]
+        return sorted(self._streams.values())
+
+    def _discover(self) -> None:
+        paths = sorted(glob.glob(self.pattern)) if self._is_glob else [self.pattern]
+        for path in paths:
+            if path in self._followers or os.path.isdir(path):
+                continue
+            # Files present at start are followed from their end; files that
+            # appear later are read whole.
+            is_new = self._is_glob and os.path.exists(path) and os.stat(path).st_mtime > self._started_at
+            self._followers[path] = FileFollower(path, from_end=not is_new)
+            self._streams[path] = stream_name_for(path)
+            self._watcher.watch(os.path.dirname(path) or ".")
+
+    def read_once(self) -> bool:
+        """Read every followed file once; return True when data is still pending."""
+        self._discover()
+        pending = False
+        for path, follower in self._followers.items():
+            stream = self._streams[path]
+            try:
+                result = follower.read_lines()
+            except OSError as exc:
+                if self._failed.get(path) != str(exc):
+                    logger.error("log %s: %s; other sources go on, retrying every %.3g s", path, exc, self._poll_s)
+                    self._failed[path] = str(exc)
+                    self._report(SourceState(stream, "failed", f"unreadable: {exc.strerror or exc}"))
+                continue
+            if path in self._failed:
+                del self._failed[path]
+                logger.info("log %s is readable again", path)
+            self._report_state(stream, follower)
+            if result.rotated:
+                logger.info("log %s was rotated; following the new file", path)
+            pending = pending or result.has_more
+            if result.lines and self._on_lines is not None:
+                self._on_lines(stream, result.lines)
+            self._emit(_count_levels(stream, result.lines, result.truncated_lines))
+        return pending
+
+    def _report_state(self, stream: str, follower: FileFollower) -> None:
+        if follower.is_open:
+            self._report(SourceState(stream, "running", "following"))
+        else:
+            self._report(SourceState(stream, "waiting", "file not found yet"))
+
+    async def run(self) -> None:
+        """Follow files until cancelled."""
+        wake = self._watcher.subscribe()
+        self._watcher.watch(os.path.dirname(self.pattern) or ".")
+        logger.info("source log %s started", self.pattern)
+        while True:
+            pending = self.read_once()
+            if pending:
+                await asyncio.sleep(0)  # more to read: yield, then go on
+                continue
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=self._poll_s)
+            except TimeoutError:
+                pass
+            wake.clear()
+            # Coalesce a burst of events into one read.
+            await asyncio.sleep(self._coalesce_s)
+
+
+def _count_levels(stream: str, lines: list[str], truncated_lines: int) -> Observation:
+    counts: dict[str, float] = {"lines": float(len(lines))}
+    for level in LEVELS:
+        counts[f"level_{level}"] = 0.0
+    for line in lines:
+        level = detect_level(line)
+        if level is not None:
+            counts[f"level_{level}"] += 1.0
+    if truncated_lines:
+        counts["truncated_lines"] = float(truncated_lines)
+    return Observation(stream=stream, ts=time.time(), counts=counts)

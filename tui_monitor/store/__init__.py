@@ -1,0 +1,8 @@
+"""The SQLite feature store: raw samples, windows, anomaly events."""
+
+from __future__ import annotations
+
+from tui_monitor.store._db import EventRecord, FeatureStore, WindowRecord
+from tui_monitor.store._migrations import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "EventRecord", "FeatureStore", "WindowRecord"]

@@ -1,0 +1,274 @@
+"""The feature store: one SQLite file in WAL mode, written through sqlite-utils.
+
+One ``FeatureStore`` owns the writing connection; other processes (a second UI,
+``tui-monitor events``) open the same file to read while the engine writes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from tui_monitor.errors import StoreError
+from tui_monitor.store._migrations import apply_migrations
+
+__all__ = ["EventRecord", "FeatureStore", "WindowRecord"]
+
+logger = logging.getLogger(__name__)
+
+# How long a writer waits for a lock held by another process before failing.
+_BUSY_TIMEOUT_S = 5.0
+
+
+@dataclass
+class WindowRecord:
+    """One closed window of one stream: its feature vector and its scores.
+
+    ``score`` is the calibrated score in 0..1 (higher is more anomalous);
+    ``raw_score`` is the detector's own output.
+    """
+
+    stream: str
+    start: float
+    end: float
+    features: dict[str, float]
+    raw_score: float = 0.0
+    score: float = 0.0
+    is_warmup: bool = True
+    is_anomalous: bool = False
+
+
+@dataclass
+class EventRecord:
+    """An anomaly event: one incident of one stream, from open to resolved.
+
+    ``top_features`` lists the features that deviate most, each a dict with
+    ``name``, ``value``, ``median`` and ``z`` (robust z-score).
+    """
+
+    stream: str
+    window_start: float
+    window_end: float
+    score: float
+    raw_score: float
+    severity: str
+    kind: str = "performance"
+    state: str = "open"
+    top_features: list[dict[str, Any]] = field(default_factory=list)
+    model_version: str = ""
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the event as a JSON-ready dict."""
+        return {
+            "id": self.id,
+            "stream": self.stream,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "score": round(self.score, 4),
+            "raw_score": round(self.raw_score, 4),
+            "severity": self.severity,
+            "kind": self.kind,
+            "state": self.state,
+            "top_features": self.top_features,
+            "model_version": self.model_version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+class FeatureStore:
+    """The SQLite feature store.
+
+    Args:
+        path: the database file; its folder is created if missing.
+        readonly: open for reading only (no migrations, no writes).
+
+    Raises:
+        StoreError: the file cannot be created, opened or migrated; the message
+            names the path and what to do.
+    """
+
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._conn = self._connect()
+        self.db = sqlite_utils.Database(self._conn)
+        if not readonly:
+            self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        path = self.path
+        try:
+            if self.readonly:
+                if not path.exists():
+                    raise StoreError(
+                        f"database {str(path)!r} not found: run tui-monitor first, "
+                        "or pass the engine's file with --db PATH"
+                    )
+                conn = sqlite3.connect(
+                    f"file:{path}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT_S, check_same_thread=False
+                )
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _check_writable(path)
+                conn = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(
+                f"cannot open database {str(path)!r}: {exc}; choose a writable location with --db PATH"
+            ) from exc
+        return conn
+
+    def _migrate(self) -> None:
+        try:
+            applied = apply_migrations(self.db)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot migrate database {str(self.path)!r}: {exc}") from exc
+        if applied:
+            logger.info("store %s: applied migrations %s", self.path, ", ".join(applied))
+
+    @property
+    def schema_version(self) -> int:
+        """Number of migrations applied to this file."""
+        if "_migrations" not in self.db.table_names():
+            return 0
+        return self.db["_migrations"].count
+
+    def close(self) -> None:
+        """Checkpoint the WAL (when writing) and close the connection."""
+        if not self.readonly:
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                logger.warning("store %s: WAL checkpoint failed: %s", self.path, exc)
+        self._conn.close()
+
+    # -- writes ---------------------------------------------------------------
+
+    def write_window_batch(
+        self,
+        samples: Iterable[tuple[float, str, dict[str, float]]],
+        windows: Iterable[WindowRecord],
+    ) -> None:
+        """Write raw samples and closed windows in one transaction."""
+        sample_rows = [(ts, stream, json.dumps(values)) for ts, stream, values in samples]
+        window_rows = [
+            (
+                w.stream,
+                w.start,
+                w.end,
+                json.dumps(w.features),
+                w.raw_score,
+                w.score,
+                int(w.is_warmup),
+                int(w.is_anomalous),
+            )
+            for w in windows
+        ]
+        with self._conn:
+            self._conn.executemany("INSERT INTO samples (ts, stream, data) VALUES (?, ?, ?)", sample_rows)
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO windows "
+                "(stream, start, end, features, raw_score, score, is_warmup, is_anomalous) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                window_rows,
+            )
+
+    def save_event(self, event: EventRecord) -> int:
+        """Insert a new event or update an existing one; return its id."""
+        row = event.to_json()
+        row["top_features"] = json.dumps(event.top_features)
+        row.pop("id")
+        with self._conn:
+            if event.id is None:
+                event.id = int(self.db["events"].insert(row).last_pk)
+            else:
+                self.db["events"].update(event.id, row)
+        return event.id
+
+    # -- reads ----------------------------------------------------------------
+
+    def events_since(self, since_ts: float, *, limit: int = 1000) -> list[EventRecord]:
+        """Return events whose window started at or after ``since_ts``, newest first."""
+        rows = self.db.query(
+            "SELECT * FROM events WHERE window_start >= ? ORDER BY window_start DESC, id DESC LIMIT ?",
+            [since_ts, limit],
+        )
+        return [_event_from_row(row) for row in rows]
+
+    def windows_since(self, stream: str, since_ts: float) -> list[WindowRecord]:
+        """Return the windows of ``stream`` that started at or after ``since_ts``, oldest first."""
+        rows = self.db.query(
+            "SELECT * FROM windows WHERE stream = ? AND start >= ? ORDER BY start",
+            [stream, since_ts],
+        )
+        return [
+            WindowRecord(
+                stream=row["stream"],
+                start=row["start"],
+                end=row["end"],
+                features=json.loads(row["features"]),
+                raw_score=row["raw_score"],
+                score=row["score"],
+                is_warmup=bool(row["is_warmup"]),
+                is_anomalous=bool(row["is_anomalous"]),
+            )
+            for row in rows
+        ]
+
+    def integrity_check(self) -> str:
+        """Return SQLite's ``PRAGMA integrity_check`` result ('ok' when sound)."""
+        return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def _event_from_row(row: dict[str, Any]) -> EventRecord:
+    return EventRecord(
+        id=row["id"],
+        stream=row["stream"],
+        window_start=row["window_start"],
+        window_end=row["window_end"],
+        score=row["score"],
+        raw_score=row["raw_score"],
+        severity=row["severity"],
+        kind=row["kind"],
+        state=row["state"],
+        top_features=json.loads(row["top_features"] or "[]"),
+        model_version=row["model_version"] or "",
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _check_writable(path: Path) -> None:
+    """Fail early with a clear message when the database cannot be written.
+
+    SQLite itself reports a read-only folder only at the first write, and WAL
+    mode also needs to create ``-wal`` and ``-shm`` files beside the database.
+    """
+    folder = path.parent
+    probe = folder / f".{path.name}.write-test-{os.getpid()}"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise StoreError(
+            f"cannot write to folder {str(folder)!r} for database {str(path)!r}: {exc.strerror}; "
+            "choose a writable location with --db PATH"
+        ) from exc
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StoreError(f"database {str(path)!r} is read-only; fix its permissions or choose another --db PATH")
+

@@ -1,0 +1,57 @@
+"""The help screen: what the UI shows and its keys."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+__all__ = ["HelpScreen"]
+
+HELP_TEXT = """\
+# tui-monitor
+
+Each stream (the host, each log file, each endpoint) becomes one feature
+vector per window. A detector learns each stream during its warm-up
+(**learning**), then scores every window from 0 to 1. A window scoring above
+the threshold, with a feature far from its usual value, is *hot*; enough hot
+windows in a row open an **anomaly**.
+
+| key | action |
+|-----|--------|
+| `?` | show or close this help |
+| `q` | quit, with everything written to the database |
+| `tab` | move focus between the table and other widgets |
+| `↑` `↓` | move in the anomaly table |
+| `escape` | close this help |
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """A modal page with the key table."""
+
+    BINDINGS = [
+        Binding("escape,question_mark,q", "dismiss_help", "Close"),
+    ]
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+    }
+    HelpScreen > VerticalScroll {
+        width: 80%;
+        max-width: 90;
+        height: 80%;
+        border: round $accent;
+        background: $surface;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Markdown(HELP_TEXT)
+
+    def action_dismiss_help(self) -> None:
+        """Close the help screen."""
+        self.dismiss()
