@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="HTTP endpoint to check with GET; repeatable; NAME names the stream (default: host and port)",
     )  # fmt: skip
     parser.add_argument("--window", type=_positive_seconds, default=10.0, metavar="SECONDS", help="window length in seconds (default: 10)")
-    parser.add_argument("--interval", type=_positive_seconds, default=1.0, metavar="SECONDS", help="host poll interval in seconds (default: 1)")
+    parser.add_argument("--interval", type=_positive_seconds, default=None, metavar="SECONDS", help="host poll interval in seconds (default: 1, or the window if shorter)")
     parser.add_argument("--url-interval", type=_positive_seconds, default=5.0, metavar="SECONDS", help="endpoint check interval in seconds (default: 5)")
     parser.add_argument("--url-timeout", type=_positive_seconds, default=5.0, metavar="SECONDS", help="endpoint check timeout in seconds (default: 5)")
     parser.add_argument("--warmup", type=int, default=30, metavar="WINDOWS", help="windows each detector learns before it may alert (default: 30)")
@@ -93,7 +93,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         log_paths=list(args.log),
         endpoints=[parse_endpoint(text) for text in args.url],
         window_s=args.window,
-        host_interval_s=min(args.interval, args.window),
+        host_interval_s=args.interval if args.interval is not None else min(1.0, args.window),
         endpoint_interval_s=args.url_interval,
         endpoint_timeout_s=args.url_timeout,
         warmup_windows=args.warmup,

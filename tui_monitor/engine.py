@@ -194,7 +194,10 @@ class Engine:
 
     def close_windows(self, now: float) -> list[WindowScored]:
         """Close, score and store every window that ended by ``now``."""
-        closed = self.aggregator.close_until(now)
+        return self.process_windows(self.aggregator.close_until(now))
+
+    def process_windows(self, closed: list[ClosedWindow]) -> list[WindowScored]:
+        """Score and store closed windows, oldest first, and publish the results."""
         scored = [self._score(window) for window in closed]
         samples = [(ts, w.stream, values) for w in closed for ts, values in w.samples]
         self.store.write_window_batch(samples, [s.window for s in scored])

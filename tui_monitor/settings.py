@@ -81,11 +81,11 @@ class Settings:
     host_interval_s: float = 1.0
     endpoint_interval_s: float = 5.0
     endpoint_timeout_s: float = 5.0
-    log_poll_s: float = 1.0
+    log_poll_s: float = 0.25
     log_coalesce_s: float = 0.25
     warmup_windows: int = 30
     threshold: float = 0.98
-    min_deviation_z: float = 4.0
+    min_deviation_z: float = 6.0
     debounce_n: int = 2
     debounce_m: int = 3
     seed: int = 42

@@ -63,12 +63,12 @@ class MonitorApp(App[None]):
     CSS = """
     #charts {
         grid-size: 2 2;
-        height: 1fr;
+        height: 2fr;
         min-height: 10;
     }
     #events {
         height: 1fr;
-        min-height: 5;
+        min-height: 4;
     }
     """
 
@@ -97,7 +97,7 @@ class MonitorApp(App[None]):
             yield SeriesChart("CPU %", y_max=100, id="chart-cpu")
             yield SeriesChart("Memory used %", y_max=100, id="chart-mem")
             yield SeriesChart("Log lines/s", id="chart-logs")
-            yield SeriesChart("Anomaly score (max over streams)", y_max=1, id="chart-score")
+            yield SeriesChart("Anomaly score by stream", y_max=1, id="chart-score")
         yield DataTable(id="events", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
