@@ -1,8 +1,8 @@
 """Example source plugin: run a command periodically and read numbers from its output.
 
-The command's standard output is scanned for ``name=value`` pairs separated
-by white space, commas or semicolons; every value that parses as a number
-becomes a gauge of stream ``cmd.<stream>``. Anything else in the output is
+The plugin scans the command's standard output for ``name=value`` pairs
+separated by white space, commas or semicolons. Every value that parses as
+a number becomes a gauge of the plugin's stream. Anything else in the output is
 ignored, so ``echo "queue=12 workers=3 status=ok"`` yields ``queue`` and
 ``workers``.
 

@@ -55,7 +55,7 @@ class RobustZDetector(DetectorPlugin):
         self._last: list[dict[str, Any]] = []
 
     def _z_scores(self, stream: str, features: Mapping[str, float]) -> list[dict[str, Any]]:
-        scored = []
+        scored: list[dict[str, Any]] = []
         for name, value in features.items():
             history = self._history.get((stream, name))
             if history is None or len(history) < self.min_history:

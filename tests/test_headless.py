@@ -49,8 +49,9 @@ def test_unit_stops_with_sigterm() -> None:
 
 def test_log_file_rotates(tmp_path: Path) -> None:
     log_file = tmp_path / "logs" / "tui-monitor.log"
-    configure_logging(log_file=log_file)
     logger = logging.getLogger("tui_monitor")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    configure_logging(log_file=log_file)
     try:
         handler = logger.handlers[0]
         assert isinstance(handler, logging.handlers.RotatingFileHandler)
@@ -61,7 +62,7 @@ def test_log_file_rotates(tmp_path: Path) -> None:
     finally:
         for handler in logger.handlers:
             handler.close()
-        logger.handlers.clear()
+        logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def _start_engine(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], Path, Path]:

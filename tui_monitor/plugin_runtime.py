@@ -73,6 +73,7 @@ class PluginDetectors:
         is_hot = math.isfinite(score) and score >= detector.threshold
         if not is_hot:
             detector.learn_one(window.stream, window.features)
+
         key = (detector.name, window.stream)
         event = self.open_events.get(key)
         if event is None and not is_hot:
@@ -90,6 +91,7 @@ class PluginDetectors:
             )
             self.open_events[key] = event
             return event, "opened"
+
         event.updated_at = time.time()
         if not is_hot:
             event.state = "resolved"

@@ -69,7 +69,7 @@ def default_plugin_dir() -> Path:
 
 @dataclass(frozen=True)
 class PluginContext:
-    """What a plugin factory receives: per-plugin options and the window length in seconds."""
+    """The input of a plugin factory: per-plugin options and the window length in seconds."""
 
     options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     window_s: float = 10.0
@@ -100,9 +100,9 @@ class SourcePlugin(ABC):
 class DetectorPlugin(ABC):
     """A detector that scores every closed window of every stream.
 
-    ``score_one`` returns a score where higher means more anomalous; a window
+    ``score_one`` returns a score where higher means more anomalous. A window
     scoring at or above ``threshold`` is anomalous and opens (or extends) an
-    event of that stream, which resolves at the first window below it. The
+    event of that stream. The event resolves at the first window below it. The
     engine calls ``learn_one`` only for windows below the threshold. Both run
     on the event loop and must take well under a millisecond per call. The
     score's scale is the plugin's own and is stored as the event's raw score.
@@ -182,7 +182,8 @@ class LoadedPlugins:
     @property
     def names(self) -> list[str]:
         """The loaded plugins as ``kind:name``."""
-        return [f"{p.kind}:{p.name}" for p in (*self.sources, *self.detectors, *self.notifiers)]
+        every: list[Plugin] = [*self.sources, *self.detectors, *self.notifiers]
+        return [f"{plugin.kind}:{plugin.name}" for plugin in every]
 
     def _add(self, origin: str, produced: object) -> None:
         items = produced if isinstance(produced, Iterable) else [produced]

@@ -1,7 +1,7 @@
 """Small inline SVG charts for HTML reports: no JavaScript, no plotting library.
 
 Both charts share a time axis from ``start_ts`` to ``end_ts`` (Unix seconds)
-and draw annotations as dashed vertical lines whose ``<title>`` holds the text.
+and draw annotations as dashed vertical lines whose ``<title>`` contains the text.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ _DAY_S = 86400.0
 
 @dataclass(frozen=True)
 class HistoryFilters:
-    """What the screen shows: the range, the bucket, the event filters and the charted feature."""
+    """The screen's range, bucket, event filters and charted feature."""
 
     span_s: float = 86400.0
     bucket_s: float = _HOUR_S
@@ -128,7 +128,8 @@ def load_history(db_path: Path, filters: HistoryFilters, now: float) -> HistoryD
 
 def _default_feature(features: list[str]) -> str | None:
     preferred = [name for name in features if name.endswith(("cpu.total_pct.mean", ".lines", "latency_ms.mean"))]
-    return (preferred or features or [None])[0]
+    candidates = preferred or features
+    return candidates[0] if candidates else None
 
 
 def _options(values: list[str]) -> list[tuple[str, str]]:
