@@ -62,8 +62,8 @@ def _initial(db: sqlite_utils.Database) -> None:
 
 def _annotations(db: sqlite_utils.Database) -> None:
     # Markers a person records ("deployed v1.4"); charts and reports show them.
-    db["annotations"].create({"id": int, "ts": float, "text": str, "user": str, "source": str}, pk="id")
-    db["annotations"].create_index(["ts"])
+    db.table("annotations").create({"id": int, "ts": float, "text": str, "user": str, "source": str}, pk="id")
+    db.table("annotations").create_index(["ts"])
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [

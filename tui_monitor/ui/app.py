@@ -121,6 +121,8 @@ class MonitorApp(App[None]):
         self._refresh_table()
         self.sub_title = str(self.store.path)
         self.set_interval(CHART_REFRESH_S, self._redraw)
+        for failure in self.engine.plugins.failures:
+            self.notify(f"{failure.origin}: {failure.message}", title="Plugin disabled", severity="error", timeout=15)
         self.run_worker(self._run_engine(), name="engine", group="engine", exclusive=True)
 
     async def _run_engine(self) -> None:
