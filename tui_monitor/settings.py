@@ -72,6 +72,9 @@ class Settings:
 
     Times are in seconds. ``warmup_windows`` is how many closed windows each
     stream's detector learns from before it may raise an anomaly.
+    Retention is in days per kind of row (``*_retention_days``); plugins
+    load from ``plugin_dirs`` and, unless ``is_entry_point_plugins`` is
+    false, from installed packages' entry points.
     """
 
     db_path: Path = field(default_factory=default_db_path)
