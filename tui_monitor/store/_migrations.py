@@ -60,8 +60,15 @@ def _initial(db: sqlite_utils.Database) -> None:
     db["events"].create_index(["stream", "window_start"])
 
 
+def _annotations(db: sqlite_utils.Database) -> None:
+    # Markers a person records ("deployed v1.4"); charts and reports show them.
+    db.table("annotations").create({"id": int, "ts": float, "text": str, "user": str, "source": str}, pk="id")
+    db.table("annotations").create_index(["ts"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
+    ("0002_annotations", _annotations),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
