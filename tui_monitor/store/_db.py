@@ -146,7 +146,7 @@ class FeatureStore:
         """Number of migrations applied to this file."""
         if "_migrations" not in self.db.table_names():
             return 0
-        return self.db["_migrations"].count
+        return self.db.table("_migrations").count
 
     def close(self) -> None:
         """Checkpoint the WAL (when writing) and close the connection."""
@@ -195,9 +195,12 @@ class FeatureStore:
         row.pop("id")
         with self._conn:
             if event.id is None:
-                event.id = int(self.db["events"].insert(row).last_pk)
+                cursor = self._conn.execute(
+                    f"INSERT INTO events ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+                )
+                event.id = int(cursor.lastrowid or 0)
             else:
-                self.db["events"].update(event.id, row)
+                self.db.table("events").update(event.id, row)
         return event.id
 
     # -- reads ----------------------------------------------------------------

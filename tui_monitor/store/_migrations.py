@@ -15,13 +15,13 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "apply_migrations"]
 
 
 def _initial(db: sqlite_utils.Database) -> None:
-    db["samples"].create(
+    db.table("samples").create(
         {"ts": float, "stream": str, "data": str},
     )
-    db["samples"].create_index(["ts"])
-    db["samples"].create_index(["stream", "ts"])
+    db.table("samples").create_index(["ts"])
+    db.table("samples").create_index(["stream", "ts"])
 
-    db["windows"].create(
+    db.table("windows").create(
         {
             "id": int,
             "stream": str,
@@ -35,10 +35,10 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["windows"].create_index(["stream", "start"], unique=True)
-    db["windows"].create_index(["start"])
+    db.table("windows").create_index(["stream", "start"], unique=True)
+    db.table("windows").create_index(["start"])
 
-    db["events"].create(
+    db.table("events").create(
         {
             "id": int,
             "stream": str,
@@ -56,8 +56,8 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["events"].create_index(["window_start"])
-    db["events"].create_index(["stream", "window_start"])
+    db.table("events").create_index(["window_start"])
+    db.table("events").create_index(["stream", "window_start"])
 
 
 def _annotations(db: sqlite_utils.Database) -> None:
@@ -80,8 +80,8 @@ def apply_migrations(db: sqlite_utils.Database) -> list[str]:
         The names of the migrations applied by this call.
     """
     if "_migrations" not in db.table_names():
-        db["_migrations"].create({"name": str, "applied_at": float}, pk="name")
-    done = {row["name"] for row in db["_migrations"].rows}
+        db.table("_migrations").create({"name": str, "applied_at": float}, pk="name")
+    done = {row["name"] for row in db.table("_migrations").rows}
 
     applied = []
     for name, migrate in MIGRATIONS:
@@ -89,6 +89,6 @@ def apply_migrations(db: sqlite_utils.Database) -> list[str]:
             continue
         with db.conn:
             migrate(db)
-            db["_migrations"].insert({"name": name, "applied_at": time.time()})
+            db.table("_migrations").insert({"name": name, "applied_at": time.time()})
         applied.append(name)
     return applied
