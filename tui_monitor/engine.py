@@ -8,19 +8,23 @@ so it runs on the event loop; listeners receive small dataclass updates.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from tui_monitor.detectors import Decision, StreamDetector, severity_for
+from tui_monitor.errors import ExplanationError
+from tui_monitor.explain import Explanation, ExplanationRequest, ExplanationWorker, kind_for, reasons
 from tui_monitor.features import ClosedWindow, WindowAggregator
 from tui_monitor.settings import Settings
 from tui_monitor.sources import DirectoryWatcher, EndpointSource, HostSource, LogSource, Observation, SourceState
 from tui_monitor.sources.logfile import LEVELS
 from tui_monitor.store import EventRecord, FeatureStore, WindowRecord
 
-__all__ = ["Engine", "EventChanged", "ObservationMade", "SourceChanged", "Update", "WindowScored"]
+__all__ = ["Engine", "EventChanged", "ExplanationReady", "ObservationMade", "SourceChanged", "Update", "WindowScored"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +33,9 @@ logger = logging.getLogger(__name__)
 _CLOSE_GRACE_S = 0.3
 
 _LOG_COUNTS = ("lines", *(f"level_{level}" for level in LEVELS))
+
+# On shutdown, explanations still running get this long to finish and be stored.
+_EXPLAIN_GRACE_S = 2.0
 
 
 @dataclass
@@ -49,6 +56,15 @@ class EventChanged:
 
 
 @dataclass
+class ExplanationReady:
+    """An event's explanation was computed and stored, or failed with ``error``."""
+
+    event: EventRecord
+    explanation: Explanation | None
+    error: str = ""
+
+
+@dataclass
 class ObservationMade:
     """A source made one observation (for live charts)."""
 
@@ -62,7 +78,7 @@ class SourceChanged:
     state: SourceState
 
 
-Update = WindowScored | EventChanged | SourceChanged | ObservationMade
+Update = WindowScored | EventChanged | ExplanationReady | SourceChanged | ObservationMade
 
 
 class Engine:
@@ -93,6 +109,8 @@ class Engine:
         self._started_at = 0.0
         self._stopped = asyncio.Event()
         self.windows_closed = 0
+        self.explainer = ExplanationWorker()
+        self._explaining: set[asyncio.Task[None]] = set()
 
     def subscribe(self, listener: Callable[[Update], None]) -> None:
         """Add a listener for engine updates."""
@@ -179,6 +197,10 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         self._watcher.stop()
+        await self.wait_for_explanations(timeout_s=_EXPLAIN_GRACE_S)
+        for task in list(self._explaining):
+            task.cancel()
+        self.explainer.shutdown()
         logger.info("engine stopped after %d windows", self.windows_closed)
 
     async def _close_windows_forever(self) -> None:
@@ -256,6 +278,74 @@ class Engine:
             names = ", ".join(f["name"] for f in event.top_features[:3])
             logger.warning("anomaly on %s (score %.3f): %s", event.stream, event.score, names)
         self._publish(EventChanged(event, change))
+        if change == "opened":
+            self._request_explanation(event, window)
+
+    # -- explanations -------------------------------------------------------------
+
+    def _request_explanation(self, event: EventRecord, window: WindowRecord) -> None:
+        """Explain ``event`` in the worker thread; store and publish the result on the event loop.
+
+        Without a running event loop (scripts driving ``close_windows``), the
+        caller waits for the worker instead.
+        """
+        detector = self.detector_for(window.stream)
+        assert event.id is not None  # save_event assigned it
+        request = ExplanationRequest(
+            event_id=event.id,
+            stream=event.stream,
+            window_start=window.start,
+            features=dict(window.features),
+            db_path=self.store.path,
+            model_version=detector.model_version,
+            # A snapshot (~5 ms to pickle), because the live model keeps learning here.
+            online_model=pickle.dumps(detector.model),
+            max_score=self.settings.threshold,
+        )
+        future = self.explainer.submit(request)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._finish_explanation(event, future)
+            return
+        task = asyncio.create_task(self._await_explanation(event, future), name=f"explain:{event.id}")
+        self._explaining.add(task)
+        task.add_done_callback(self._explaining.discard)
+
+    async def _await_explanation(self, event: EventRecord, future: concurrent.futures.Future[Explanation]) -> None:
+        try:
+            await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception:
+            pass  # _finish_explanation reports it
+        self._finish_explanation(event, future)
+
+    def _finish_explanation(self, event: EventRecord, future: concurrent.futures.Future[Explanation]) -> None:
+        try:
+            explanation = future.result()
+        except ExplanationError as exc:
+            logger.warning("event %s on %s not explained: %s", event.id, event.stream, exc)
+            self._publish(ExplanationReady(event, None, str(exc)))
+            return
+        except Exception as exc:
+            logger.exception("explaining event %s on %s failed", event.id, event.stream)
+            self._publish(ExplanationReady(event, None, f"explanation failed: {exc!r}"))
+            return
+        self.store.save_explanation(explanation.to_row())
+        event.kind = kind_for(explanation, default=event.kind)
+        self.store.save_event(event)
+        logger.info(
+            "event %s on %s explained in %.0f ms (%s): %s",
+            event.id, event.stream, explanation.elapsed_ms, event.kind, "; ".join(reasons(explanation)),
+        )  # fmt: skip
+        self._publish(ExplanationReady(event, explanation))
+
+    async def wait_for_explanations(self, timeout_s: float | None = None) -> None:
+        """Wait until every requested explanation is stored (or ``timeout_s`` passes)."""
+        if self._explaining:
+            await asyncio.wait(set(self._explaining), timeout=timeout_s)
 
 
 async def _guard(name: str, work: object) -> None:
