@@ -51,10 +51,10 @@ def planted(row: np.ndarray, k: int, sigmas: float = 12.0) -> np.ndarray:
 def typical_row() -> np.ndarray:
     """The median of every feature of ``normal_rows``.
 
-    The online tests plant into this row rather than into a noisy one:
+    The online tests plant into this row rather than into a noisy one.
     HalfSpaceTrees (15 trees of height 8) scores one out-of-range feature
-    barely above ordinary noise in the others, so with a noisy row the
-    attributions would rank that noise, faithfully, beside the planted feature.
+    barely above ordinary noise in the other features. In a noisy row the
+    attributions rank that noise, faithfully, beside the planted feature.
     """
     return 10.0 * np.arange(1, N_FEATURES + 1, dtype=float)
 
@@ -317,3 +317,17 @@ def test_engine_and_ui_import_without_shap() -> None:
         cwd=Path(__file__).resolve().parents[1], check=True,
     )  # fmt: skip
     assert result.stdout.strip() == "[]"
+
+
+# -- doctests ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module_name", ["_explanation", "_history", "_reasons", "_tree"])
+def test_doctests_pass(module_name: str) -> None:
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"tui_monitor.explain.{module_name}")
+    result = doctest.testmod(module)
+    assert result.attempted > 0
+    assert result.failed == 0

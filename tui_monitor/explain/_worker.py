@@ -162,7 +162,7 @@ class ExplanationWorker:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tui-monitor-explain")
 
     def submit(self, request: ExplanationRequest) -> concurrent.futures.Future[Explanation]:
-        """Queue ``request``; the future holds the explanation or the error."""
+        """Queue ``request`` and return a future of its explanation (or of the error raised)."""
         return self._pool.submit(compute_explanation, request)
 
     def shutdown(self) -> None:

@@ -203,7 +203,7 @@ class FeatureStore:
     def save_explanation(self, row: dict[str, Any]) -> None:
         """Insert or replace the explanation row of one event (keyed by ``event_id``)."""
         with self._conn:
-            self.db["explanations"].insert(row, pk="event_id", replace=True)
+            self.db.table("explanations").insert(row, pk="event_id", replace=True)
 
     # -- reads ----------------------------------------------------------------
 
@@ -238,9 +238,9 @@ class FeatureStore:
     def log_records_between(self, start_ts: float, end_ts: float, *, limit: int = 200) -> list[dict[str, Any]] | None:
         """Return log records with ``ts`` in ``[start_ts, end_ts)``, oldest first, or None without a records table.
 
-        NOTE: this reads a ``log_records`` table with a ``ts`` column (Unix
-        seconds) when one exists, and returns its columns as stored; no
-        migration of this store creates that table yet.
+        NOTE: no migration creates a ``log_records`` table yet. This reads
+        one with a ``ts`` column (Unix seconds) if it exists, and returns its
+        columns as stored.
         """
         if "log_records" not in self.db.table_names() or "ts" not in self.db["log_records"].columns_dict:
             return None

@@ -63,7 +63,7 @@ def _initial(db: sqlite_utils.Database) -> None:
 def _explanations(db: sqlite_utils.Database) -> None:
     # One explanation per event: SHAP attributions (JSON list, largest
     # absolute value first) with each feature's value and usual range.
-    db["explanations"].create(
+    db.table("explanations").create(
         {
             "event_id": int,
             "stream": str,

@@ -48,21 +48,23 @@ class AttributionBars(Static):
 
     DEFAULT_CSS = """
     AttributionBars {
-        width: 1fr;
+        width: 46;
         height: auto;
         padding: 0 1;
     }
     """
 
-    def __init__(self, *, bar_width: int = 12, name_width: int = 26, id: str | None = None) -> None:
+    def __init__(self, *, bar_width: int = 6, name_width: int = 22, id: str | None = None) -> None:
         super().__init__(id=id)
         self.bar_width = bar_width
         self.name_width = name_width
         self.rows: list[tuple[str, float]] = []
+        self.prefix = ""
 
-    def show(self, rows: list[tuple[str, float]]) -> None:
-        """Draw ``(feature, attribution)`` rows, in the order given."""
+    def show(self, rows: list[tuple[str, float]], *, prefix: str = "") -> None:
+        """Draw ``(feature, attribution)`` rows in the order given, with ``prefix`` left out of the labels."""
         self.rows = rows
+        self.prefix = prefix
         self.update(self.render_text())
 
     def render_text(self) -> Text:
@@ -72,8 +74,12 @@ class AttributionBars(Static):
         largest = max(abs(value) for _, value in self.rows) or 1.0
         text = Text()
         for name, value in self.rows:
-            cells = round(abs(value) / largest * self.bar_width) if math.isfinite(value) else 0
-            label = name if len(name) <= self.name_width else "…" + name[-(self.name_width - 1) :]
+            cells = 0
+            if math.isfinite(value) and value != 0:
+                cells = max(1, round(abs(value) / largest * self.bar_width))
+            label = name.removeprefix(self.prefix)
+            if len(label) > self.name_width:
+                label = "…" + label[-(self.name_width - 1) :]
             text.append(f"{label:>{self.name_width}} ")
             if value < 0:
                 text.append(" " * (self.bar_width - cells) + "█" * cells, style="blue")
@@ -91,7 +97,7 @@ class DetailScreen(Screen[int]):
 
     Args:
         store: the feature store to read from (on the event loop).
-        events: the events by id, as the app holds them.
+        events: the app's events by id.
         order: event ids in the anomaly table's order (newest first).
         index: the position in ``order`` of the event to show first.
         window_s: the window length in seconds.
@@ -174,7 +180,7 @@ class DetailScreen(Screen[int]):
 
     def on_mount(self) -> None:
         usual = self.query_one("#usual", DataTable)
-        for label in ("feature", "value", "median", "p5-p95", "shap"):
+        for label in ("feature", "value", "median", "p5-p95"):
             usual.add_column(label, key=label)
         self.load_event()
 
@@ -221,7 +227,7 @@ class DetailScreen(Screen[int]):
             bars.show([])
             return
         top = self.explanation.attributions[:TOP_ATTRIBUTIONS]
-        bars.show([(a.name, a.shap) for a in top])
+        bars.show([(a.name, a.shap) for a in top], prefix=self.explanation.stream + ".")
         for attribution in top:
             range_text = format_range(attribution.usual) if attribution.usual.count else "no history"
             style = "" if attribution.usual.contains(attribution.value) else "bold red"
@@ -230,14 +236,12 @@ class DetailScreen(Screen[int]):
                 Text(format_value(attribution.value), style=style),
                 format_value(attribution.usual.median),
                 range_text,
-                f"{attribution.shap:+.3g}",
                 key=attribution.name,
             )
 
     def _charted_features(self, event: EventRecord) -> list[str]:
         if self.explanation is not None:
-            chosen = self.explanation.top(CHARTED_FEATURES) or self.explanation.top(CHARTED_FEATURES, is_positive_only=False)
-            return [a.name for a in chosen]
+            return [a.name for a in self.explanation.attributions[:CHARTED_FEATURES]]
         return [f["name"] for f in event.top_features[:CHARTED_FEATURES]]
 
     def _show_charts(self, event: EventRecord) -> None:
@@ -250,6 +254,7 @@ class DetailScreen(Screen[int]):
             plt = plot.plt
             plt.clear_data()
             plt.clear_figure()
+            plot.display = position < len(names)
             if position < len(names):
                 name = names[position]
                 points = [((w.start - event.window_start) / 60.0, w.features[name]) for w in windows if name in w.features]

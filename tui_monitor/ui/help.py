@@ -25,7 +25,14 @@ windows in a row open an **anomaly**.
 | `q` | quit, with everything written to the database |
 | `tab` | move focus between the table and other widgets |
 | `↑` `↓` | move in the anomaly table |
-| `escape` | close this help |
+| `enter` | open the chosen anomaly: why it was raised, its features and logs |
+| `n` `p` | in an anomaly's page: the next (older) or previous (newer) anomaly |
+| `escape` | close this help, or go back from an anomaly's page |
+
+An anomaly's page shows SHAP attributions: how much each feature pushed the
+detector's score towards anomalous (red, right) or normal (blue, left),
+beside the feature's usual range over recent normal windows (median and
+5th-95th percentile).
 """
 
 
