@@ -10,7 +10,8 @@ import pytest
 from sklearn.ensemble import IsolationForest
 from textual.widgets import DataTable, Static
 
-from tui_monitor.explain import ExplanationRequest, compute_explanation
+from tui_monitor.engine import ExplanationReady
+from tui_monitor.explain import Explanation, ExplanationRequest, compute_explanation
 from tui_monitor.settings import Settings
 from tui_monitor.store import EventRecord, FeatureStore, WindowRecord
 from tui_monitor.ui import MonitorApp
@@ -124,6 +125,32 @@ async def test_detail_stops_at_last_event(tmp_path: Path) -> None:
         await pilot.press("n")
         await pilot.pause()
         assert screen.event_id == ids[0]
+        await app.action_quit()
+
+
+@pytest.mark.slow
+async def test_detail_redraws_when_explanation_arrives(tmp_path: Path) -> None:
+    store, ids = seed_store(tmp_path / "monitor.db")
+    app = MonitorApp(Settings(db_path=store.path, window_s=WINDOW_S), store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one("#events", DataTable)
+        table.focus()
+        await pilot.press("enter")  # row 0: the newest event, not explained yet
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        assert screen.event_id == ids[2]
+        assert "explanation pending" in static_text(screen, "#detail-title")
+
+        event = app.events[ids[2]]
+        stored = Explanation.from_row(store.explanation_row(ids[0]) or {})
+        stored.event_id = ids[2]
+        store.save_explanation(stored.to_row())
+        app.on_engine_update(ExplanationReady(event, stored))
+        await pilot.pause()
+        assert "why (tree SHAP" in static_text(screen, "#detail-title")
+        assert screen.query_one(AttributionBars).rows[0][0] == "host.cpu.total_pct.mean"
+        assert str(table.get_row(str(ids[2]))[5]).startswith("host.cpu.total_pct.mean")
         await app.action_quit()
 
 

@@ -291,6 +291,8 @@ class Engine:
         """
         detector = self.detector_for(window.stream)
         assert event.id is not None  # save_event assigned it
+        # NOTE: only the online model is explained. A batch IsolationForest
+        # goes in ``forest`` with its fitted feature order once a detector has one.
         request = ExplanationRequest(
             event_id=event.id,
             stream=event.stream,
