@@ -3,6 +3,8 @@
 The engine is plain asyncio and runs the same under the Textual UI and in
 ``--headless`` mode. Everything it does per window is cheap (milliseconds),
 so it runs on the event loop; listeners receive small dataclass updates.
+The SHAP explanation of each new event is the exception: it runs in a
+worker thread, and the engine stores it and publishes ``ExplanationReady``.
 """
 
 from __future__ import annotations
