@@ -286,6 +286,33 @@ def test_compute_tree_uses_forest_order(tmp_path: Path, forest: IsolationForest)
     assert abs(explanation.additivity_gap) < 1e-6
 
 
+def test_compute_tree_fills_missing_feature(tmp_path: Path, forest: IsolationForest) -> None:
+    store = seeded_store(tmp_path / "m.db", 30)
+    features = dict(zip(NAMES, planted(normal_rows(1, seed=53)[0], 1), strict=True))
+    del features[NAMES[4]]
+    features[NAMES[5]] = math.nan
+    request = ExplanationRequest(
+        event_id=5, stream="host", window_start=2000.0, features=features,
+        db_path=store.path, forest=forest, forest_features=tuple(NAMES),
+    )  # fmt: skip
+    explanation = compute_explanation(request)
+    by_name = {a.name: a for a in explanation.attributions}
+    assert explanation.attributions[0].name == NAMES[1]
+    assert math.isnan(by_name[NAMES[4]].value)
+    assert math.isnan(by_name[NAMES[5]].value)
+    assert abs(explanation.additivity_gap) < 1e-6
+
+
+def test_compute_tree_rejects_unknown_missing(tmp_path: Path, forest: IsolationForest) -> None:
+    store = seeded_store(tmp_path / "m.db", 0)
+    request = ExplanationRequest(
+        event_id=6, stream="host", window_start=2000.0, features={NAMES[0]: 1.0},
+        db_path=store.path, forest=forest, forest_features=tuple(NAMES),
+    )  # fmt: skip
+    with pytest.raises(ExplanationError, match="refit"):
+        compute_explanation(request)
+
+
 def test_compute_rejects_short_history(tmp_path: Path, online_model: HalfSpaceTreesModel) -> None:
     store = seeded_store(tmp_path / "m.db", 2)
     request = ExplanationRequest(

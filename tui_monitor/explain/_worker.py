@@ -95,7 +95,7 @@ def compute_explanation(request: ExplanationRequest) -> Explanation:
 
     if request.forest is not None:
         names = list(request.forest_features)
-        x = np.array([request.features.get(name, math.nan) for name in names], dtype=float)
+        x = _forest_row(request, names, history)
         expected, output, values = explain_isolation_forest(request.forest, names, x)
         method = "tree"
     elif request.online_model is not None:
@@ -121,9 +121,11 @@ def compute_explanation(request: ExplanationRequest) -> Explanation:
         )
 
     ranges = usual_ranges(history, names)
+    # The window's own values, NaN where the tree path explained a usual median instead.
+    shown = [request.features.get(name, math.nan) for name in names]
     attributions = [
         Attribution(name, float(value), float(shap_value), ranges[name])
-        for name, value, shap_value in zip(names, x, values, strict=True)
+        for name, value, shap_value in zip(names, shown, values, strict=True)
     ]
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     logger.debug("explained event %s of %s in %.1f ms (%s)", request.event_id, request.stream, elapsed_ms, method)
@@ -138,6 +140,29 @@ def compute_explanation(request: ExplanationRequest) -> Explanation:
         history_windows=len(history),
         elapsed_ms=elapsed_ms,
     )
+
+
+def _forest_row(request: ExplanationRequest, names: list[str], history: list[dict[str, float]]) -> np.ndarray:
+    """Return the window's values in the forest's order, each missing one replaced by its usual median.
+
+    IsolationForest rejects NaN, and a feature the window lacks (a stream
+    that skipped a poll) should look ordinary rather than fail the event.
+    """
+    x = np.array([request.features.get(name, math.nan) for name in names], dtype=float)
+    missing = [name for name, value in zip(names, x, strict=True) if not math.isfinite(value)]
+    if not missing:
+        return x
+    medians = usual_ranges(history, missing)
+    for name in missing:
+        median = medians[name].median
+        if not math.isfinite(median):
+            raise ExplanationError(
+                f"cannot explain event {request.event_id!r} of stream {request.stream!r}: feature {name!r} "
+                "of the forest is missing from the window and from the normal history; refit the forest "
+                "on the stream's current features"
+            )
+        x[names.index(name)] = median
+    return x
 
 
 def _load_history(request: ExplanationRequest) -> list[dict[str, float]]:

@@ -230,7 +230,8 @@ class DetailScreen(Screen[int]):
         bars.show([(a.name, a.shap) for a in top], prefix=self.explanation.stream + ".")
         for attribution in top:
             range_text = format_range(attribution.usual) if attribution.usual.count else "no history"
-            style = "" if attribution.usual.contains(attribution.value) else "bold red"
+            is_unusual = math.isfinite(attribution.value) and not attribution.usual.contains(attribution.value)
+            style = "bold red" if is_unusual else ""
             usual.add_row(
                 attribution.name,
                 Text(format_value(attribution.value), style=style),
