@@ -100,7 +100,7 @@ async def test_detail_opens_from_table_and_pages(tmp_path: Path) -> None:
         await pilot.press("p", "p")
         await pilot.pause()
         assert screen.event_id == ids[2]
-        assert "explanation pending" in static_text(screen, "#detail-title")
+        assert "no explanation stored" in static_text(screen, "#detail-title")
         assert bars.rows == []
 
         await pilot.press("escape")
@@ -140,6 +140,8 @@ async def test_detail_redraws_when_explanation_arrives(tmp_path: Path) -> None:
         screen = app.screen
         assert isinstance(screen, DetailScreen)
         assert screen.event_id == ids[2]
+        screen.pending.add(ids[2])
+        screen.load_event()
         assert "explanation pending" in static_text(screen, "#detail-title")
 
         event = app.events[ids[2]]
@@ -151,6 +153,22 @@ async def test_detail_redraws_when_explanation_arrives(tmp_path: Path) -> None:
         assert "why (tree SHAP" in static_text(screen, "#detail-title")
         assert screen.query_one(AttributionBars).rows[0][0] == "host.cpu.total_pct.mean"
         assert str(table.get_row(str(ids[2]))[5]).startswith("host.cpu.total_pct.mean")
+        await app.action_quit()
+
+
+@pytest.mark.slow
+async def test_detail_shows_why_not_explained(tmp_path: Path) -> None:
+    store, ids = seed_store(tmp_path / "monitor.db")
+    app = MonitorApp(Settings(db_path=store.path, window_s=WINDOW_S), store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.on_engine_update(ExplanationReady(app.events[ids[2]], None, "too little history"))
+        table = app.query_one("#events", DataTable)
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        assert "not explained: too little history" in static_text(screen, "#detail-title")
         await app.action_quit()
 
 

@@ -93,6 +93,7 @@ class MonitorApp(App[None]):
         # and why an event has no explanation.
         self.explained_features: dict[int, list[str]] = {}
         self.explain_errors: dict[int, str] = {}
+        self.explain_pending: set[int] = set()
         self._log_lines: dict[float, float] = defaultdict(float)
         self._is_table_dirty = False
 
@@ -146,6 +147,8 @@ class MonitorApp(App[None]):
         elif isinstance(update, EventChanged):
             if update.event.id is not None:
                 self.events[update.event.id] = update.event
+                if update.change == "opened":
+                    self.explain_pending.add(update.event.id)
             self._is_table_dirty = True
             self._refresh_table()
         elif isinstance(update, ExplanationReady):
@@ -163,6 +166,7 @@ class MonitorApp(App[None]):
         if event.id is None:
             return
         self.events[event.id] = event
+        self.explain_pending.discard(event.id)
         if update.explanation is not None:
             self._remember_explanation(update.explanation)
             text = "\n".join(reasons(update.explanation))
@@ -245,6 +249,7 @@ class MonitorApp(App[None]):
             order.index(event_id),
             window_s=self.settings.window_s,
             errors=self.explain_errors,
+            pending=self.explain_pending,
         )
         self.push_screen(screen, self._follow_detail)
 

@@ -102,6 +102,7 @@ class DetailScreen(Screen[int]):
         index: the position in ``order`` of the event to show first.
         window_s: the window length in seconds.
         errors: why an event has no explanation, by event id.
+        pending: ids of events whose explanation the engine is computing.
 
     Dismissed with the id of the event shown last, so the table can follow.
     """
@@ -149,6 +150,7 @@ class DetailScreen(Screen[int]):
         *,
         window_s: float,
         errors: dict[int, str] | None = None,
+        pending: set[int] | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -157,6 +159,7 @@ class DetailScreen(Screen[int]):
         self.index = index
         self.window_s = window_s
         self.errors = errors if errors is not None else {}
+        self.pending = pending if pending is not None else set()
         self.explanation: Explanation | None = None
 
     @property
@@ -215,8 +218,10 @@ class DetailScreen(Screen[int]):
             title.append("; ".join(reasons(self.explanation)))
         elif self.event_id in self.errors:
             title.append(f"not explained: {self.errors[self.event_id]}", style="yellow")
-        else:
+        elif self.event_id in self.pending:
             title.append("explanation pending…", style="dim")
+        else:
+            title.append("no explanation stored for this event", style="dim")
         self.query_one("#detail-title", Static).update(title)
 
     def _show_attributions(self) -> None:
