@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.ensemble import IsolationForest
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from tui_monitor.engine import ExplanationReady
@@ -63,6 +64,18 @@ def static_text(screen: DetailScreen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
 
+async def open_detail(app: MonitorApp, pilot: Pilot[None], row: int) -> DetailScreen:
+    """Press Enter on ``row`` of the anomaly table and return the detail screen."""
+    table = app.query_one("#events", DataTable)
+    table.focus()
+    table.move_cursor(row=row)
+    await pilot.press("enter")
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, DetailScreen)
+    return screen
+
+
 @pytest.mark.slow
 async def test_detail_opens_from_table_and_pages(tmp_path: Path) -> None:
     store, ids = seed_store(tmp_path / "monitor.db")
@@ -70,13 +83,7 @@ async def test_detail_opens_from_table_and_pages(tmp_path: Path) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.query_one("#events", DataTable)
         assert table.row_count == 3
-        table.focus()
-        table.move_cursor(row=1)  # the middle event: newest first, so EVENTS[1]
-        await pilot.press("enter")
-        await pilot.pause()
-
-        screen = app.screen
-        assert isinstance(screen, DetailScreen)
+        screen = await open_detail(app, pilot, row=1)  # newest first, so row 1 is EVENTS[1]
         assert screen.event_id == ids[1]
         bars = screen.query_one(AttributionBars)
         assert bars.rows[0][0] == "host.mem.used_pct.mean"
@@ -115,13 +122,8 @@ async def test_detail_stops_at_last_event(tmp_path: Path) -> None:
     store, ids = seed_store(tmp_path / "monitor.db")
     app = MonitorApp(Settings(db_path=store.path, window_s=WINDOW_S), store)
     async with app.run_test(size=(100, 30)) as pilot:
-        table = app.query_one("#events", DataTable)
-        table.focus()
-        table.move_cursor(row=2)
-        await pilot.press("enter")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, DetailScreen)
+        screen = await open_detail(app, pilot, row=2)
+        assert screen.event_id == ids[0]
         await pilot.press("n")
         await pilot.pause()
         assert screen.event_id == ids[0]
@@ -134,11 +136,7 @@ async def test_detail_redraws_when_explanation_arrives(tmp_path: Path) -> None:
     app = MonitorApp(Settings(db_path=store.path, window_s=WINDOW_S), store)
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.query_one("#events", DataTable)
-        table.focus()
-        await pilot.press("enter")  # row 0: the newest event, not explained yet
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, DetailScreen)
+        screen = await open_detail(app, pilot, row=0)  # the newest event, not explained yet
         assert screen.event_id == ids[2]
         screen.pending.add(ids[2])
         screen.load_event()
@@ -162,12 +160,7 @@ async def test_detail_shows_why_not_explained(tmp_path: Path) -> None:
     app = MonitorApp(Settings(db_path=store.path, window_s=WINDOW_S), store)
     async with app.run_test(size=(100, 30)) as pilot:
         app.on_engine_update(ExplanationReady(app.events[ids[2]], None, "too little history"))
-        table = app.query_one("#events", DataTable)
-        table.focus()
-        await pilot.press("enter")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, DetailScreen)
+        screen = await open_detail(app, pilot, row=0)
         assert "not explained: too little history" in static_text(screen, "#detail-title")
         await app.action_quit()
 

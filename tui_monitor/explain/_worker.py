@@ -122,10 +122,10 @@ def compute_explanation(request: ExplanationRequest) -> Explanation:
 
     ranges = usual_ranges(history, names)
     # The window's own values, NaN where the tree path explained a usual median instead.
-    shown = [request.features.get(name, math.nan) for name in names]
+    window_values = [request.features.get(name, math.nan) for name in names]
     attributions = [
         Attribution(name, float(value), float(shap_value), ranges[name])
-        for name, value, shap_value in zip(names, shown, values, strict=True)
+        for name, value, shap_value in zip(names, window_values, values, strict=True)
     ]
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     logger.debug("explained event %s of %s in %.1f ms (%s)", request.event_id, request.stream, elapsed_ms, method)
