@@ -66,9 +66,30 @@ def _annotations(db: sqlite_utils.Database) -> None:
     db.table("annotations").create_index(["ts"])
 
 
+def _explanations(db: sqlite_utils.Database) -> None:
+    # One explanation per event: SHAP attributions (JSON list, largest
+    # absolute value first) with each feature's value and usual range.
+    db.table("explanations").create(
+        {
+            "event_id": int,
+            "stream": str,
+            "method": str,
+            "model_version": str,
+            "expected_value": float,
+            "output": float,
+            "attributions": str,
+            "history_windows": int,
+            "elapsed_ms": float,
+            "created_at": float,
+        },
+        pk="event_id",
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_annotations", _annotations),
+    ("0003_explanations", _explanations),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
