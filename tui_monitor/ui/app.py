@@ -224,6 +224,9 @@ class MonitorApp(App[None]):
 
     def _refresh_table(self) -> None:
         table = self.query_one("#events", DataTable)
+        selected_key = None
+        if table.row_count:
+            selected_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         table.clear()
         ordered = sorted(self.events.values(), key=lambda e: (e.window_start, e.id or 0), reverse=True)
         for event in ordered[:200]:
@@ -240,6 +243,9 @@ class MonitorApp(App[None]):
                 names,
                 key=str(event.id),
             )
+        if selected_key is not None and selected_key in {str(e.id) for e in ordered[:200]}:
+            # Keep the cursor on the event the user was looking at, not the row number.
+            table.move_cursor(row=table.get_row_index(selected_key), animate=False)
         self._is_table_dirty = False
 
     # -- actions ------------------------------------------------------------------
