@@ -13,12 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tui_monitor.alerts import Notifier, NotifyPolicy, targets_from
 from tui_monitor.detectors import Decision, StreamDetector, severity_for
+from tui_monitor.rules import RuleOutcome, RulesWatcher
 from tui_monitor.features import ClosedWindow, WindowAggregator
 from tui_monitor.settings import Settings
 from tui_monitor.sources import DirectoryWatcher, EndpointSource, HostSource, LogSource, Observation, SourceState
 from tui_monitor.sources.logfile import LEVELS
-from tui_monitor.store import EventRecord, FeatureStore, WindowRecord
+from tui_monitor.store import EventRecord, FeatureStore, WindowRecord, save_notifications, save_rule_outcome
 
 __all__ = ["Engine", "EventChanged", "ObservationMade", "SourceChanged", "Update", "WindowScored"]
 
@@ -46,6 +48,7 @@ class EventChanged:
 
     event: EventRecord
     change: str
+    outcome: RuleOutcome | None = None
 
 
 @dataclass
@@ -93,6 +96,9 @@ class Engine:
         self._started_at = 0.0
         self._stopped = asyncio.Event()
         self.windows_closed = 0
+        self.rules = RulesWatcher(settings.rules_dir)
+        policy = NotifyPolicy(settings.notify_repeat_s, settings.notify_rate_limit, settings.notify_rate_window_s)
+        self.notifier = Notifier(targets_from(settings.notify_urls), policy=policy)
 
     def subscribe(self, listener: Callable[[Update], None]) -> None:
         """Add a listener for engine updates."""
@@ -179,6 +185,8 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         self._watcher.stop()
+        await asyncio.to_thread(self.notifier.close)
+        self._save_notifications()
         logger.info("engine stopped after %d windows", self.windows_closed)
 
     async def _close_windows_forever(self) -> None:
@@ -194,6 +202,7 @@ class Engine:
 
     def close_windows(self, now: float) -> list[WindowScored]:
         """Close, score and store every window that ended by ``now``."""
+        self.rules.check()
         closed = self.aggregator.close_until(now)
         scored = [self._score(window) for window in closed]
         samples = [(ts, w.stream, values) for w in closed for ts, values in w.samples]
@@ -202,7 +211,14 @@ class Engine:
         for result in scored:
             self._publish(result)
             self._track_incident(result)
+        self.notifier.tick(now)
+        self._save_notifications()
         return scored
+
+    def _save_notifications(self) -> None:
+        attempts = self.notifier.drain()
+        if attempts:
+            save_notifications(self.store, attempts)
 
     def _score(self, window: ClosedWindow) -> WindowScored:
         record = WindowRecord(window.stream, window.start, window.end, window.features)
@@ -251,11 +267,17 @@ class Engine:
                 event.severity = severity_for(event.score)
                 event.top_features = decision.top_features
             change = "updated"
+        outcome = self.rules.evaluator.evaluate(event, change, window.end, is_hot=decision.is_hot)
+        event.severity = outcome.severity
         self.store.save_event(event)
+        if event.id is not None:
+            save_rule_outcome(self.store, event.id, outcome, window.end)
         if change == "opened":
             names = ", ".join(f["name"] for f in event.top_features[:3])
-            logger.warning("anomaly on %s (score %.3f): %s", event.stream, event.score, names)
-        self._publish(EventChanged(event, change))
+            quiet = f" (suppressed by {outcome.suppressed_by})" if outcome.suppressed_by else ""
+            logger.warning("anomaly on %s (score %.3f): %s%s", event.stream, event.score, names, quiet)
+        self.notifier.on_event(event, outcome, window.end)
+        self._publish(EventChanged(event, change, outcome))
 
 
 async def _guard(name: str, work: object) -> None:

@@ -11,7 +11,7 @@ import platformdirs
 
 from tui_monitor.errors import ConfigError
 
-__all__ = ["EndpointSpec", "Settings", "default_db_path", "parse_endpoint"]
+__all__ = ["EndpointSpec", "Settings", "default_db_path", "default_rules_dir", "parse_endpoint"]
 
 _NAME_RE = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -19,6 +19,11 @@ _NAME_RE = re.compile(r"[^A-Za-z0-9_]+")
 def default_db_path() -> Path:
     """Return the feature store's default path in the user's data folder."""
     return Path(platformdirs.user_data_dir("tui-monitor")) / "monitor.db"
+
+
+def default_rules_dir() -> Path:
+    """Return the default rules folder: ``rules`` in the user's config folder."""
+    return Path(platformdirs.user_config_dir("tui-monitor")) / "rules"
 
 
 def sanitize_name(text: str) -> str:
@@ -89,6 +94,12 @@ class Settings:
     debounce_n: int = 2
     debounce_m: int = 3
     seed: int = 42
+    rules_dir: Path = field(default_factory=default_rules_dir)
+    # Apprise URLs, each optionally prefixed with TAG,TAG=; TUI_MONITOR_NOTIFY_URLS adds more.
+    notify_urls: list[str] = field(default_factory=list)
+    notify_repeat_s: float = 3600.0
+    notify_rate_limit: int = 10
+    notify_rate_window_s: float = 600.0
 
     def validate(self) -> None:
         """Check value ranges.

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from tui_monitor.store._alerts import notifications_since, rule_outcomes_for, save_notifications, save_rule_outcome
 from tui_monitor.store._db import EventRecord, FeatureStore, WindowRecord
 from tui_monitor.store._migrations import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "EventRecord", "FeatureStore", "WindowRecord"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "EventRecord",
+    "FeatureStore",
+    "WindowRecord",
+    "notifications_since",
+    "rule_outcomes_for",
+    "save_notifications",
+    "save_rule_outcome",
+]
