@@ -98,7 +98,13 @@ class Engine:
         self.windows_closed = 0
         self.rules = RulesWatcher(settings.rules_dir)
         policy = NotifyPolicy(settings.notify_repeat_s, settings.notify_rate_limit, settings.notify_rate_window_s)
-        self.notifier = Notifier(targets_from(settings.notify_urls), policy=policy)
+        self.notifier = Notifier(
+            targets_from(settings.notify_urls, read_timeout_s=settings.notify_timeout_s),
+            policy=policy,
+            retries=settings.notify_retries,
+            backoff_s=settings.notify_backoff_s,
+            attempt_timeout_s=settings.notify_timeout_s + 1.0,
+        )
 
     def subscribe(self, listener: Callable[[Update], None]) -> None:
         """Add a listener for engine updates."""

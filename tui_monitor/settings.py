@@ -100,6 +100,9 @@ class Settings:
     notify_repeat_s: float = 3600.0
     notify_rate_limit: int = 10
     notify_rate_window_s: float = 600.0
+    notify_retries: int = 3
+    notify_backoff_s: float = 2.0
+    notify_timeout_s: float = 15.0
 
     def validate(self) -> None:
         """Check value ranges.

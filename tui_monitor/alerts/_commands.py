@@ -14,8 +14,9 @@ from tui_monitor.store import FeatureStore, notifications_since
 __all__ = ["print_notifications"]
 
 
-def print_notifications(db_path: Path, since_s: float, *, as_json: bool = False, out: TextIO = sys.stdout) -> int:
+def print_notifications(db_path: Path, since_s: float, *, as_json: bool = False, out: TextIO | None = None) -> int:
     """Print the notification attempts of the last ``since_s`` seconds, newest first; return 0."""
+    out = out or sys.stdout
     store = FeatureStore(db_path, readonly=True)
     try:
         rows = notifications_since(store, time.time() - since_s)

@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import warnings
+from types import ModuleType
 from urllib.parse import unquote
 
-__all__ = ["MASK", "SecretFilter", "mask_text", "mask_url", "secrets_of", "secret_filter"]
+__all__ = ["MASK", "SecretFilter", "load_apprise", "mask_text", "mask_url", "secrets_of", "secret_filter"]
 
 MASK = "****"
 
@@ -23,6 +25,20 @@ _SPLIT_RE = re.compile(r"[/:@?&=,;#+\s]+")
 _MIN_SECRET_LEN = 4
 # Query keys whose values are settings, not secrets.
 _PLAIN_KEYS = {"method", "cto", "rto", "format", "overflow", "retry", "wait", "optional", "verify", "to", "batch"}
+
+
+def load_apprise() -> ModuleType:
+    """Import Apprise and load its plugins once, without its import-time deprecation warning.
+
+    Apprise 2.3 imports the standard ``imghdr`` module, deprecated since Python 3.11,
+    while it loads its e-mail plugin; that warning is not ours to fix.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*imghdr.*", category=DeprecationWarning)
+        import apprise
+
+        apprise.Apprise.instantiate("json://127.0.0.1", suppress_exceptions=True)
+    return apprise
 
 
 def _looks_secret(segment: str) -> bool:
@@ -36,8 +52,32 @@ def _looks_secret(segment: str) -> bool:
     return len(segment) >= 8 and any(c.isdigit() for c in segment) and any(c.isalpha() for c in segment)
 
 
+def _candidate_secrets(url: str) -> set[str]:
+    """Return what our own rules hide in ``url``, found without Apprise: password, token-like path parts, query values.
+
+    >>> sorted(_candidate_secrets("json://u:pw1234@h:81/hooks/AbCdEf123456789?rto=3&+X-Key=s3cr3t"))
+    ['AbCdEf123456789', 'pw1234', 's3cr3t']
+    """
+    found = set()
+    body, _, query = url.partition("?")
+    rest = body.partition("://")[2]
+    authority, _, path = rest.partition("/")
+    if "@" in authority:
+        user, _, password = authority.rpartition("@")[0].partition(":")
+        found.update(part for part in (unquote(password), unquote(user) if _looks_secret(unquote(user)) else "") if part)
+    found.update(unquote(segment) for segment in path.split("/") if _looks_secret(unquote(segment)))
+    for pair in query.split("&"):
+        key, _, value = unquote(pair).partition("=")
+        if key.lstrip("+-:").lower() not in _PLAIN_KEYS and value:
+            found.add(value)
+    return found
+
+
 def mask_url(url: str) -> str:
     """Return ``url`` as it may be shown: scheme, host and port, with passwords and tokens masked.
+
+    Before Apprise parses the URL (it logs what it loads at debug level), the
+    parts our own rules hide are registered with the process-wide log filter.
 
     >>> mask_url("json://user:pw@127.0.0.1:8080/hooks/AbCdEf123456789?+X-Key=s3cr3t")
     'json://user:****@127.0.0.1:8080/hooks/****'
@@ -45,10 +85,9 @@ def mask_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return MASK
+    secret_filter().add(_candidate_secrets(url))
     try:
-        import apprise
-
-        plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+        plugin = load_apprise().Apprise.instantiate(url, suppress_exceptions=True)
     except Exception:  # an unusual URL must not stop the caller from showing something safe
         plugin = None
     if plugin is not None:
@@ -74,15 +113,11 @@ def secrets_of(url: str) -> set[str]:
     ['AbCdEf123456789', 'pw1234']
     """
     shown = set(_SPLIT_RE.split(mask_url(url)))
-    found = set()
-    body, _, query = url.partition("?")
+    found = {secret for secret in _candidate_secrets(url) if len(secret) >= _MIN_SECRET_LEN}
+    body = url.partition("?")[0]
     for token in _SPLIT_RE.split(unquote(body)):
         if len(token) >= _MIN_SECRET_LEN and token not in shown:
             found.add(token)
-    for pair in query.split("&"):
-        key, _, value = unquote(pair).partition("=")
-        if key.lstrip("+-:").lower() not in _PLAIN_KEYS and len(value) >= _MIN_SECRET_LEN:
-            found.add(value)
     scheme = url.partition("://")[0]
     found.discard(scheme)
     return found

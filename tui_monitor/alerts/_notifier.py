@@ -32,11 +32,15 @@ class Notifier:
         *,
         policy: NotifyPolicy | None = None,
         on_attempt: Callable[[NotificationAttempt], None] | None = None,
-        **sender_options: float,
+        retries: int = 3,
+        backoff_s: float = 2.0,
+        attempt_timeout_s: float = 15.0,
     ) -> None:
         self.targets = targets
         self.policy = policy or NotifyPolicy()
-        self.sender = NotificationSender(targets, on_attempt=on_attempt, **sender_options)  # type: ignore[arg-type]
+        self.sender = NotificationSender(
+            targets, retries=retries, backoff_s=backoff_s, attempt_timeout_s=attempt_timeout_s, on_attempt=on_attempt
+        )
         self.messages_sent = 0
         if targets:
             logger.info("notifications go to %s", ", ".join(t.masked for t in targets))

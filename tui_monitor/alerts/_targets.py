@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui_monitor.alerts._mask import mask_url, secret_filter, secrets_of
+from tui_monitor.alerts._mask import load_apprise, mask_url, secret_filter, secrets_of
 from tui_monitor.errors import ConfigError
 
 __all__ = ["ENV_NOTIFY_URLS", "Target", "parse_target", "targets_from"]
@@ -44,8 +44,7 @@ def parse_target(text: str, *, origin: str = "notify URL", connect_timeout_s: fl
     Raises:
         ConfigError: Apprise does not know the URL; the message shows it masked.
     """
-    import apprise
-
+    apprise = load_apprise()
     text = text.strip()
     tags: frozenset[str] = frozenset()
     match = _TAGGED_RE.match(text)

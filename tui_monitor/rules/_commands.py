@@ -28,8 +28,9 @@ def add_rules_commands(sub: argparse._SubParsersAction, parse_duration: Callable
     test.add_argument("--all", action="store_true", help="show every step, not only the ones the rules changed or that notify")
 
 
-def run_rules_command(args: argparse.Namespace, rules_dir: Path, db_path: Path, out: TextIO = sys.stdout) -> int:
+def run_rules_command(args: argparse.Namespace, rules_dir: Path, db_path: Path, out: TextIO | None = None) -> int:
     """Run ``rules check`` or ``rules test``; return the exit status."""
+    out = out or sys.stdout
     if args.rules_command == "check":
         return _check(args.path or rules_dir, out)
     return _test(args, rules_dir, db_path, out)
