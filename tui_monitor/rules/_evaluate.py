@@ -17,7 +17,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tui_monitor.detectors import severity_for
 from tui_monitor.rules._model import Rule, RuleSet, shift_severity
 
 if TYPE_CHECKING:
@@ -83,6 +82,10 @@ class RuleEvaluator:
     """
 
     def __init__(self, ruleset: RuleSet) -> None:
+        # Imported here: the detectors package loads river, which ``rules check`` does not need.
+        from tui_monitor.detectors import severity_for
+
+        self._severity_for = severity_for
         self.ruleset = ruleset
         self._incidents: dict[str, _IncidentState] = {}
         self._openings: dict[str, deque[float]] = {}
@@ -96,7 +99,7 @@ class RuleEvaluator:
         """Decide severity, tags, suppression and gates for ``change`` (opened, updated, resolved) of ``event``."""
         key = incident_key(event)
         state = self._incidents.setdefault(key, _IncidentState())
-        base = severity_for(event.score)
+        base = self._severity_for(event.score)
         outcome = RuleOutcome(change=change, severity=base, base_severity=base)
 
         tags: list[str] = []

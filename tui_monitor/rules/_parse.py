@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_monitor.rules._model import SEVERITIES, LineDrop, Matcher, Rule, RuleSet, ScopedWindow
-from tui_monitor.rules._time import local_zone, parse_clock, parse_duration_text, zone_named
+from tui_monitor.rules._time import local_zone, parse_clock, parse_duration_text, resolve_local, zone_named
 from tui_monitor.rules._windows import WEEKDAYS, MaintenanceWindow, parse_cron
 from tui_monitor.rules._yaml import Problem, YamlNode, read_yaml
 
@@ -221,11 +221,11 @@ class _Checker:
 
     def rule(self, node: YamlNode, where: str) -> Rule | None:
         where = _named(node, "rule", where)
+        before = len(self.problems)
         keys = self.mapping(node, where, _RULE_KEYS)
         if keys is None:
             return None
         name = self.string(keys["name"], f"{where}.name") if "name" in keys else None
-        before = len(self.problems)
         fields: dict[str, Any] = {"name": name or where, "source": self.source(node)}
         if "match" in keys:
             fields["match"] = self.matcher(keys["match"], f"{where}.match")
@@ -288,11 +288,11 @@ class _Checker:
 
     def window(self, node: YamlNode, where: str) -> ScopedWindow | None:
         where = _named(node, "maintenance window", where)
+        before = len(self.problems)
         keys = self.mapping(node, where, _WINDOW_KEYS)
         if keys is None:
             return None
         name = (self.string(keys["name"], f"{where}.name") if "name" in keys else None) or where
-        before = len(self.problems)
         zone: tzinfo = local_zone()
         if "timezone" in keys:
             zone_text = self.string(keys["timezone"], f"{where}.timezone")
@@ -367,7 +367,8 @@ class _Checker:
         if parsed is None:
             return None
         if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=zone).astimezone(timezone.utc)
+            # The same daylight-saving choices as recurring windows: see resolve_local.
+            return resolve_local(parsed, parsed.time(), zone, is_end=where.endswith(".end"))
         return parsed.astimezone(timezone.utc)
 
 
