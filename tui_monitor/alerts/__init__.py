@@ -1,7 +1,7 @@
 """Notifications through Apprise: targets, the when-to-notify policy, delivery with retries, masking.
 
-``Notifier`` is the engine's entry point; ``NotifyPolicy`` is the pure
-decision logic that ``tui-monitor rules test`` replays; ``mask_url`` and
+``Notifier`` is the engine's entry point. ``NotifyPolicy`` is the pure
+decision logic that ``tui-monitor rules test`` replays. ``mask_url`` and
 ``secret_filter`` keep notification URLs and tokens out of logs and screens.
 """
 

@@ -58,7 +58,7 @@ def _candidate_secrets(url: str) -> set[str]:
     >>> sorted(_candidate_secrets("json://u:pw1234@h:81/hooks/AbCdEf123456789?rto=3&+X-Key=s3cr3t"))
     ['AbCdEf123456789', 'pw1234', 's3cr3t']
     """
-    found = set()
+    found: set[str] = set()
     body, _, query = url.partition("?")
     rest = body.partition("://")[2]
     authority, _, path = rest.partition("/")
@@ -98,7 +98,12 @@ def mask_url(url: str) -> str:
     if "@" in authority:
         user, _, host = authority.rpartition("@")
         name, colon, _password = user.partition(":")
-        authority = f"{name}:{MASK}@{host}" if colon else (f"{MASK}@{host}" if _looks_secret(name) else f"{name}@{host}")
+        if colon:
+            authority = f"{name}:{MASK}@{host}"
+        elif _looks_secret(name):
+            authority = f"{MASK}@{host}"
+        else:
+            authority = f"{name}@{host}"
     segments = [MASK if _looks_secret(unquote(s)) else s for s in path.split("/")]
     shown = f"{scheme}://{authority}{slash}{'/'.join(segments)}"
     return shown.rstrip("/")

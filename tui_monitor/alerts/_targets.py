@@ -68,14 +68,17 @@ def parse_target(text: str, *, origin: str = "notify URL", connect_timeout_s: fl
     return Target(url=text, tags=tags, masked=masked, plugin=plugin)
 
 
-def targets_from(urls: list[str], *, environ: dict[str, str] | None = None, **timeouts: float) -> list[Target]:
+def targets_from(
+    urls: list[str], *, environ: dict[str, str] | None = None, connect_timeout_s: float = 5.0, read_timeout_s: float = 10.0
+) -> list[Target]:
     """Build targets from ``urls`` (settings) plus ``TUI_MONITOR_NOTIFY_URLS`` (whitespace-separated).
 
     Raises:
         ConfigError: a URL is invalid.
     """
     env = os.environ if environ is None else environ
-    targets = [parse_target(url, **timeouts) for url in urls if url.strip()]
+    targets = [parse_target(url, connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s) for url in urls if url.strip()]
     for url in env.get(ENV_NOTIFY_URLS, "").split():
-        targets.append(parse_target(url, origin=f"URL in {ENV_NOTIFY_URLS}", **timeouts))
+        origin = f"URL in {ENV_NOTIFY_URLS}"
+        targets.append(parse_target(url, origin=origin, connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s))
     return targets

@@ -1,7 +1,7 @@
 """YAML rules: suppression, maintenance windows, severity changes, notification gates, line drops.
 
 ``load_rules`` reads a folder of rule files into a ``RuleSet`` and lists every
-problem; ``RulesWatcher`` reloads them when they change; ``RuleEvaluator``
+problem. ``RulesWatcher`` reloads them when they change. ``RuleEvaluator``
 decides for each event change what the rules do with it.
 """
 

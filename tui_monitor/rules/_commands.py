@@ -16,7 +16,7 @@ from tui_monitor.rules._replay import replay_events
 __all__ = ["add_rules_commands", "run_rules_command"]
 
 
-def add_rules_commands(sub: argparse._SubParsersAction, parse_duration: Callable[[str], float]) -> None:  # type: ignore[type-arg]
+def add_rules_commands(sub: argparse._SubParsersAction, parse_duration: Callable[[str], float]) -> None:
     """Add ``rules check`` and ``rules test`` to the top-level subcommands."""
     rules = sub.add_parser("rules", help="check rule files, or replay stored events through them")
     actions = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)

@@ -227,6 +227,7 @@ class _Checker:
             return None
         name = self.string(keys["name"], f"{where}.name") if "name" in keys else None
         fields: dict[str, Any] = {"name": name or where, "source": self.source(node)}
+
         if "match" in keys:
             fields["match"] = self.matcher(keys["match"], f"{where}.match")
         if "suppress" in keys:
@@ -242,6 +243,7 @@ class _Checker:
         if "lower" in keys:
             steps -= self.whole(keys["lower"], f"{where}.lower") or 0
         fields["severity_steps"] = steps
+
         if "tags" in keys:
             fields["tags"] = self.strings(keys["tags"], f"{where}.tags")
         if "persistence" in keys:
@@ -250,6 +252,7 @@ class _Checker:
             fields["frequency"] = self.frequency(keys["frequency"], f"{where}.frequency")
         if "dedup" in keys:
             fields["dedup_s"] = self.duration(keys["dedup"], f"{where}.dedup")
+
         if len(keys) == len(set(keys) & {"name", "match", "reason"}):
             self.warn(node, f"{where}: does nothing; add suppress, severity, raise, lower, tags, persistence, frequency or dedup")
         if any(p.is_error for p in self.problems[before:]):
@@ -315,14 +318,14 @@ class _Checker:
         node = keys[kind]
         if kind == "cron":
             text = self.string(node, f"{where}.cron")
-            spec, reason = parse_cron(text) if text else (None, "")
-            if text and spec is None:
+            cron, reason = parse_cron(text) if text else (None, "")
+            if text and cron is None:
                 self.error(node, f"{where}.cron: invalid cron expression {text!r}: {reason}; e.g. '30 2 * * mon-fri'")
             if "duration" not in keys:
                 self.error(node, f"{where}: a cron window needs a duration, e.g. duration: 30m")
                 return None
             duration = self.duration(keys["duration"], f"{where}.duration")
-            return {"cron": spec, "duration_s": duration} if spec and duration else None
+            return {"cron": cron, "duration_s": duration} if cron and duration else None
         if kind == "once":
             part = self.mapping(node, f"{where}.once", ("start", "end")) or {}
             if "start" not in part or "end" not in part:

@@ -44,7 +44,7 @@ def save_rule_outcome(store: FeatureStore, event_id: int, outcome: RuleOutcome, 
     row = outcome.to_json()
     row.update(event_id=event_id, ts=ts, tags=json.dumps(row["tags"]), rules=json.dumps(row["rules"]))
     with store.db.conn:
-        store.db["rule_outcomes"].upsert(row, pk="event_id")
+        store.db.table("rule_outcomes").upsert(row, pk="event_id")
 
 
 def rule_outcomes_for(store: FeatureStore, event_ids: Iterable[int]) -> dict[int, dict[str, Any]]:

@@ -62,7 +62,7 @@ def _initial(db: sqlite_utils.Database) -> None:
 
 def _notifications(db: sqlite_utils.Database) -> None:
     # One row per delivery attempt of one message to one target; target is the masked URL.
-    db["notifications"].create(
+    db.table("notifications").create(
         {
             "id": int,
             "ts": float,
@@ -80,13 +80,13 @@ def _notifications(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["notifications"].create_index(["ts"])
-    db["notifications"].create_index(["event_id"])
+    db.table("notifications").create_index(["ts"])
+    db.table("notifications").create_index(["event_id"])
 
 
 def _rule_outcomes(db: sqlite_utils.Database) -> None:
     # The latest rules decision for each event: severity after rules, tags, suppression, gates.
-    db["rule_outcomes"].create(
+    db.table("rule_outcomes").create(
         {
             "event_id": int,
             "ts": float,
