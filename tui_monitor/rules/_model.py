@@ -28,6 +28,17 @@ def shift_severity(severity: str, steps: int) -> str:
     return SEVERITIES[max(0, min(len(SEVERITIES) - 1, index + steps))]
 
 
+def _globs_regex(globs: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Compile shell globs into one regular expression, or None for no globs.
+
+    >>> bool(_globs_regex(("log.*", "host")).match("log.app"))
+    True
+    """
+    if not globs:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(glob)})" for glob in globs))
+
+
 @dataclass(frozen=True)
 class Matcher:
     """Which events a rule applies to; every given condition must hold, an empty matcher matches all.
@@ -46,6 +57,13 @@ class Matcher:
     score_min: float | None = None
     score_max: float | None = None
     template: re.Pattern[str] | None = None
+    _stream_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _feature_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # One compiled alternation per glob list: matching runs once per rule per event change.
+        object.__setattr__(self, "_stream_re", _globs_regex(self.streams))
+        object.__setattr__(self, "_feature_re", _globs_regex(self.features))
 
     def matches(self, stream: str, kind: str, severity: str, score: float, top_features: Iterable[dict[str, Any]]) -> bool:
         """Whether an event with these attributes is matched.
@@ -53,7 +71,7 @@ class Matcher:
         >>> Matcher(streams=("log.*",), score_min=0.99).matches("log.app", "functional", "minor", 0.995, [])
         True
         """
-        if self.streams and not any(fnmatch.fnmatchcase(stream, glob) for glob in self.streams):
+        if self._stream_re is not None and self._stream_re.match(stream) is None:
             return False
         if self.kinds and kind not in self.kinds:
             return False
@@ -64,9 +82,9 @@ class Matcher:
         if self.score_max is not None and score > self.score_max:
             return False
         features = list(top_features)
-        if self.features:
-            names = [str(f.get("name", "")) for f in features]
-            if not any(fnmatch.fnmatchcase(name, glob) for name in names for glob in self.features):
+        if self._feature_re is not None:
+            feature_re = self._feature_re
+            if not any(feature_re.match(str(f.get("name", ""))) for f in features):
                 return False
         if self.template is not None:
             texts = [str(f.get("template") or f.get("name", "")) for f in features]
@@ -115,15 +133,17 @@ class LineDrop:
     pattern: re.Pattern[str]
     source: str
 
+    def applies_to(self, stream: str) -> bool:
+        """Whether this entry covers ``stream`` (no stream globs cover every stream)."""
+        return not self.streams or any(fnmatch.fnmatchcase(stream, glob) for glob in self.streams)
+
     def drops(self, stream: str, line: str) -> bool:
         """Whether ``line`` of ``stream`` is dropped.
 
         >>> LineDrop(("log.*",), re.compile("health"), "x").drops("log.app", "GET /health 200")
         True
         """
-        if self.streams and not any(fnmatch.fnmatchcase(stream, glob) for glob in self.streams):
-            return False
-        return self.pattern.search(line) is not None
+        return self.applies_to(stream) and self.pattern.search(line) is not None
 
 
 @dataclass
@@ -135,6 +155,7 @@ class RuleSet:
     drops: list[LineDrop] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    _drop_by_stream: dict[str, list[re.Pattern[str]]] = field(default_factory=dict, repr=False)
 
     @property
     def errors(self) -> list[Problem]:
@@ -143,7 +164,12 @@ class RuleSet:
 
     def filter_lines(self, stream: str, lines: list[str]) -> list[str]:
         """Return ``lines`` of ``stream`` without those a ``drop_lines`` entry drops."""
-        drops = [d for d in self.drops if not d.streams or any(fnmatch.fnmatchcase(stream, g) for g in d.streams)]
-        if not drops:
+        patterns = self._drop_by_stream.get(stream)
+        if patterns is None:
+            # Kept separate: one alternation of these patterns measured 2-3x slower in
+            # CPython 3.11, because it loses each pattern's literal-prefix search.
+            patterns = self._drop_by_stream[stream] = [d.pattern for d in self.drops if d.applies_to(stream)]
+        if not patterns:
             return lines
-        return [line for line in lines if not any(d.pattern.search(line) for d in drops)]
+        return [line for line in lines if not any(p.search(line) for p in patterns)]
+
