@@ -164,17 +164,19 @@ def test_notify_hanging_target_never_blocks_engine(tmp_path: Path, receivers: li
     hanging, healthy = _receiver(receivers, 0), _receiver(receivers)
     engine = _engine(tmp_path, [hanging.url(), healthy.url()], notify_retries=1)
     engine.notifier.sender.retries = 1
-    engine.notifier.sender.attempt_timeout_s = 0.5
+    engine.notifier.sender.attempt_timeout_s = 0.3
     for target in engine.notifier.targets:
-        target.plugin.socket_read_timeout = 0.4
+        target.plugin.socket_read_timeout = 0.25
     slowest = 0.0
     for i in range(5):
         started = time.monotonic()
         engine._track_incident(scored(f"s{i}", T0 + i, "opened"))
         slowest = max(slowest, time.monotonic() - started)
+    is_healthy_served_early = healthy.wait_for(5, timeout_s=1.5)
     rows = _finish(engine)
     hung = [row for row in rows if row["target"].endswith(f"{hanging.server_address[1]}/hook")]
     assert slowest < 0.2
+    assert is_healthy_served_early
     assert len(healthy.payloads) == 5
     assert {row["outcome"] for row in hung} == {"timeout"} or {row["outcome"] for row in hung} <= {"timeout", "failed"}
     assert sum(row["is_final"] for row in hung) == 5

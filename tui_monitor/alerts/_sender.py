@@ -1,15 +1,17 @@
 """Send notifications through Apprise in worker threads, with retries, backoff and timeouts.
 
-Apprise's ``notify`` blocks on the network. ``send`` only queues; a
-dispatcher thread runs each attempt in a small thread pool and waits at most
-``attempt_timeout_s`` for it, so a failing or hanging target never blocks the
-caller (the engine's event loop). Every attempt and its outcome becomes a
+Apprise's ``notify`` blocks on the network. ``send`` only queues. A
+dispatcher thread hands each attempt to a small thread pool and counts an
+attempt that runs longer than ``attempt_timeout_s`` as timed out. So a
+failing or hanging target blocks neither the caller (the engine's event
+loop) nor deliveries to other targets, until hung attempts fill the pool. Every attempt and its outcome becomes a
 ``NotificationAttempt`` that the owner of the store collects with ``drain``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import heapq
 import itertools
 import logging
@@ -55,7 +57,17 @@ class NotificationAttempt:
 class _Job:
     message: Message
     target: Target
+    seq: int
     attempt: int = 1
+
+
+@dataclass(eq=False)
+class _Flight:
+    """One attempt handed to the pool; ``started`` is set when a pool thread begins it."""
+
+    job: _Job
+    started: float | None = None
+    is_claimed: bool = False
 
 
 class _ThreadLogCapture(logging.Handler):
@@ -105,9 +117,10 @@ class NotificationSender:
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._busy = 0
+        self._flights: list[_Flight] = []
         self._done: deque[NotificationAttempt] = deque()
         self._is_stopping = False
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="notify")
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="notify")
         self._thread = threading.Thread(target=self._dispatch_forever, name="notify-dispatch", daemon=True)
 
     def send(self, message: Message) -> int:
@@ -119,10 +132,11 @@ class NotificationSender:
                     continue
                 if len(self._heap) >= self.queue_size or self._is_stopping:
                     reason = "sender stopped" if self._is_stopping else f"queue full ({self.queue_size} pending)"
-                    self._record(_Job(message, target), "dropped", reason, 0.0, is_final=True)
+                    self._record(_Job(message, target, -1), "dropped", reason, 0.0, is_final=True)
                     logger.warning("notification %r to %s dropped: %s", message.title, target.masked, reason)
                     continue
-                heapq.heappush(self._heap, (time.monotonic(), next(self._seq), _Job(message, target)))
+                job = _Job(message, target, next(self._seq))
+                heapq.heappush(self._heap, (time.monotonic(), job.seq, job))
                 queued += 1
             if queued and self._thread.ident is None:
                 self._thread.start()  # started on first use: an engine without targets runs no threads
@@ -165,35 +179,91 @@ class NotificationSender:
     def _dispatch_forever(self) -> None:
         while True:
             with self._cond:
-                while not self._is_stopping and (not self._heap or self._heap[0][0] > time.monotonic()):
-                    delay = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._cond.wait(delay)
-                if self._is_stopping:
+                while not self._is_stopping:
+                    now = time.monotonic()
+                    self._expire(now)
+                    job = self._next_job(now)
+                    if job is not None:
+                        break
+                    self._cond.wait(self._next_wake(now))
+                if self._is_stopping or job is None:
                     return
-                _, _, job = heapq.heappop(self._heap)
+                flight = _Flight(job)
+                self._flights.append(flight)
                 self._busy += 1
             try:
-                self._attempt(job)
-            except Exception:
-                logger.exception("notification dispatcher failed on %r; it goes on with the next one", job.message.title)
-            finally:
-                with self._cond:
-                    self._busy -= 1
-                    self._cond.notify_all()
+                future = self._pool.submit(_deliver, job.target, job.message, flight)
+            except RuntimeError:  # the pool shut down while stopping
+                return
+            future.add_done_callback(functools.partial(self._finish, flight))
 
-    def _attempt(self, job: _Job) -> None:
-        started = time.monotonic()
-        future = self._pool.submit(_deliver, job.target, job.message)
+    def _next_job(self, now: float) -> _Job | None:
+        """Remove and return the next due job, keeping each target's messages in order.
+
+        A target takes one attempt at a time, and its oldest message (by
+        ``seq``, which a retry keeps) goes first, so "resolved" never
+        overtakes "opened" even while "opened" waits for a retry.
+        """
+        due = [entry for entry in self._ready_heads() if entry[0] <= now]
+        if not due:
+            return None
+        chosen = min(due, key=lambda entry: (entry[0], entry[1]))
+        self._heap.remove(chosen)
+        heapq.heapify(self._heap)
+        return chosen[2]
+
+    def _ready_heads(self) -> list[tuple[float, int, _Job]]:
+        """Return the oldest queued job of each target that has no attempt running."""
+        busy = {id(f.job.target) for f in self._flights}
+        heads: dict[int, tuple[float, int, _Job]] = {}
+        for entry in self._heap:
+            key = id(entry[2].target)
+            if key not in busy and (key not in heads or entry[2].seq < heads[key][2].seq):
+                heads[key] = entry
+        return list(heads.values())
+
+    def _next_wake(self, now: float) -> float | None:
+        """Return seconds until the next retry is due or a running attempt times out (None: wait for work)."""
+        times = [due for due, _, _ in self._ready_heads()]
+        times.extend(f.started + self.attempt_timeout_s for f in self._flights if f.started is not None)
+        if any(f.started is None for f in self._flights):
+            times.append(now + 0.1)  # a pool thread sets ``started`` without waking us: look again soon
+        return max(0.0, min(times) - now) if times else None
+
+    def _expire(self, now: float) -> None:
+        """Count attempts running longer than ``attempt_timeout_s`` as timed out; their threads are left to finish."""
+        for flight in list(self._flights):
+            if not flight.is_claimed and flight.started is not None and now - flight.started > self.attempt_timeout_s:
+                flight.is_claimed = True
+                self._conclude(flight.job, "timeout", f"no answer within {self.attempt_timeout_s:g} s", now - flight.started)
+                self._settle(flight)
+
+    def _finish(self, flight: _Flight, future: concurrent.futures.Future[tuple[bool, str]]) -> None:
+        """Record a finished attempt; runs on the pool thread that made it."""
+        with self._cond:
+            if flight.is_claimed:
+                return  # already counted as a timeout
+            flight.is_claimed = True
+        elapsed_s = time.monotonic() - (flight.started or time.monotonic())
         try:
-            is_sent, detail = future.result(timeout=self.attempt_timeout_s)
+            is_sent, detail = future.result()
             outcome = "sent" if is_sent else "failed"
-        except concurrent.futures.TimeoutError:
-            outcome, detail = "timeout", f"no answer within {self.attempt_timeout_s:g} s"
         except Exception as exc:  # Apprise plugins may raise on malformed responses
             outcome, detail = "failed", f"{type(exc).__name__}: {exc}"
-        elapsed_ms = (time.monotonic() - started) * 1000
-        can_retry = outcome != "sent" and job.attempt <= self.retries
-        self._record(job, outcome, detail, elapsed_ms, is_final=not can_retry)
+        # Conclude before settling: a retry is queued before the target counts as free.
+        self._conclude(flight.job, outcome, detail, elapsed_s)
+        self._settle(flight)
+
+    def _settle(self, flight: _Flight) -> None:
+        with self._cond:
+            self._flights.remove(flight)
+            self._busy -= 1
+            self._cond.notify_all()
+
+    def _conclude(self, job: _Job, outcome: str, detail: str, elapsed_s: float) -> None:
+        """Record one attempt's outcome, then schedule a retry with backoff or log the final failure."""
+        can_retry = outcome != "sent" and job.attempt <= self.retries and not self._is_stopping
+        self._record(job, outcome, detail, elapsed_s * 1000, is_final=not can_retry)
         if outcome == "sent":
             logger.info("notification %r sent to %s (attempt %d)", job.message.title, job.target.masked, job.attempt)
             return
@@ -205,7 +275,7 @@ class NotificationSender:
             )  # fmt: skip
             with self._cond:
                 job.attempt += 1
-                heapq.heappush(self._heap, (time.monotonic() + wait_s, next(self._seq), job))
+                heapq.heappush(self._heap, (time.monotonic() + wait_s, job.seq, job))
                 self._cond.notify_all()
         else:
             logger.error(
@@ -237,8 +307,9 @@ class NotificationSender:
                 logger.exception("notification attempt listener failed")
 
 
-def _deliver(target: Target, message: Message) -> tuple[bool, str]:
+def _deliver(target: Target, message: Message, flight: _Flight) -> tuple[bool, str]:
     """Send one message to one target on a pool thread; return success and Apprise's failure reason."""
+    flight.started = time.monotonic()
     capture = _ThreadLogCapture()
     apprise_logger = logging.getLogger("apprise")
     apprise_logger.addHandler(capture)
