@@ -71,3 +71,10 @@ def test_secret_filter_masks_library_logs(caplog: pytest.LogCaptureFixture) -> N
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("urllib3.connectionpool").debug('"POST /hooks/%s HTTP/1.1" 200', "Ab12Cd34Ef56")
     assert caplog.records[-1].getMessage() == '"POST /hooks/**** HTTP/1.1" 200'
+
+
+def test_settings_reject_zero_rate_limit() -> None:
+    from tui_monitor.settings import Settings
+
+    with pytest.raises(ConfigError, match="invalid notify_rate_limit 0: expected 1 or more"):
+        Settings(notify_rate_limit=0).validate()

@@ -130,3 +130,16 @@ def test_notifications_listing_json(tmp_path: Path, capsys: pytest.CaptureFixtur
     row = json.loads(capsys.readouterr().out.strip())
     assert row["outcome"] == "failed"
     assert row["detail"] == "error=500"
+
+
+def test_policy_escalation_sends_at_once() -> None:
+    policy = NotifyPolicy(repeat_s=3600.0)
+    event = EventRecord("db", 0.0, 10.0, 0.996, 0.9, "major")
+    policy.on_event(event, RuleOutcome("opened", "major", "major"), 10.0)
+    same = policy.on_event(event, RuleOutcome("updated", "major", "major"), 20.0)
+    higher = policy.on_event(event, RuleOutcome("updated", "critical", "critical"), 30.0)
+    again = policy.on_event(event, RuleOutcome("updated", "critical", "critical"), 40.0)
+    assert same == []
+    assert [m.title for m in higher] == ["[CRITICAL] escalated: anomaly on db (performance)"]
+    assert "critical" in higher[0].tags
+    assert again == []

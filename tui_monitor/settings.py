@@ -128,6 +128,17 @@ class Settings:
             raise ConfigError(f"invalid --warmup {self.warmup_windows!r}: expected a whole number of windows, 1 or more")
         if not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"invalid --threshold {self.threshold!r}: expected a calibrated score between 0 and 1")
+        notify_limits = {
+            "notify_repeat_s": (self.notify_repeat_s, 0.0),
+            "notify_rate_limit": (self.notify_rate_limit, 1),
+            "notify_rate_window_s": (self.notify_rate_window_s, 1.0),
+            "notify_retries": (self.notify_retries, 0),
+            "notify_backoff_s": (self.notify_backoff_s, 0.0),
+            "notify_timeout_s": (self.notify_timeout_s, 0.1),
+        }
+        for name, (value, minimum) in notify_limits.items():
+            if value < minimum:
+                raise ConfigError(f"invalid {name} {value!r}: expected {minimum!r} or more")
         if not 1 <= self.debounce_n <= self.debounce_m:
             raise ConfigError(
                 f"invalid debounce {self.debounce_n!r} of {self.debounce_m!r}: "

@@ -26,7 +26,11 @@ _NOTIFY_TYPES = {"critical": "failure", "major": "warning", "minor": "info", "re
 
 @dataclass
 class Message:
-    """One notification to send: ``kind`` is ``opened``, ``repeat``, ``resolved`` or ``digest``."""
+    """One notification to send: ``kind`` is ``opened``, ``escalated``, ``repeat``, ``resolved`` or ``digest``.
+
+    ``escalated`` goes out at once when an open, notified incident reaches a
+    higher severity; ``repeat`` every ``repeat_s`` while it stays open.
+    """
 
     kind: str
     title: str
@@ -53,7 +57,7 @@ def format_title(event: EventRecord, severity: str, kind: str) -> str:
     """
     if kind == "resolved":
         return f"[RESOLVED] anomaly on {event.stream} ({event.kind})"
-    prefix = "still open: " if kind == "repeat" else ""
+    prefix = {"repeat": "still open: ", "escalated": "escalated: "}.get(kind, "")
     return f"[{severity.upper()}] {prefix}anomaly on {event.stream} ({event.kind})"
 
 
@@ -69,7 +73,7 @@ def format_body(event: EventRecord, severity: str, tags: frozenset[str], kind: s
     ]
     if kind == "resolved":
         lines.append(f"resolved after {_span(ts - event.window_start)}")
-    elif kind == "repeat":
+    elif kind in ("repeat", "escalated"):
         lines.append(f"open for {_span(ts - event.window_start)}")
     if tags:
         lines.append(f"tags: {', '.join(sorted(tags))}")
@@ -91,6 +95,10 @@ def _reason(feature: dict[str, object]) -> str:
     return text
 
 
+def _rank(severity: str) -> int:
+    return ("minor", "major", "critical").index(severity) if severity in ("minor", "major", "critical") else -1
+
+
 def _span(seconds: float) -> str:
     minutes = int(max(0.0, seconds) // 60)
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
@@ -100,6 +108,7 @@ def _span(seconds: float) -> str:
 class _Incident:
     notified_at: float | None = None
     last_sent: float = 0.0
+    severity: str = ""
 
 
 @dataclass
@@ -134,11 +143,14 @@ class NotifyPolicy:
             if incident.notified_at is None:
                 kind = "opened"
                 incident.notified_at = ts
+            elif _rank(outcome.severity) > _rank(incident.severity):
+                kind = "escalated"
             elif self.repeat_s > 0 and ts - incident.last_sent >= self.repeat_s:
                 kind = "repeat"
         messages = self.tick(ts)
         if kind:
             incident.last_sent = ts
+            incident.severity = outcome.severity
             message = Message(
                 kind=kind,
                 title=format_title(event, outcome.severity, kind),
