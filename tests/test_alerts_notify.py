@@ -206,3 +206,13 @@ def test_notify_no_secret_in_logs_or_listing(tmp_path: Path, receivers: list[Rec
     for secret in secrets:
         assert secret not in logged
         assert secret not in listing
+
+
+async def test_engine_run_stores_attempts_at_shutdown(tmp_path: Path, receivers: list[Receiver]) -> None:
+    receiver = _receiver(receivers)
+    engine = _engine(tmp_path, [receiver.url()])
+    engine._track_incident(scored("host", T0, "opened"))
+    await engine.run(duration_s=0.2)
+    rows = notifications_since(engine.store, 0)
+    assert [(row["kind"], row["outcome"]) for row in rows] == [("opened", "sent")]
+    assert len(receiver.payloads) == 1

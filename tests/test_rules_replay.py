@@ -59,7 +59,7 @@ def test_replay_counts(tmp_path: Path, db: Path) -> None:
 def test_replay_cli_output(tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "r.yaml").write_text(RULES)
-    status = main(["--rules", str(tmp_path / "rules"), "rules", "test", "--db", str(db), "--since", "1d"])
+    status = main(["rules", "test", "--rules", str(tmp_path / "rules"), "--db", str(db), "--since", "1d"])
     out = capsys.readouterr().out
     assert status == 0
     assert "suppressed by rule 'quiet db'" in out

@@ -25,6 +25,7 @@ def add_rules_commands(sub: argparse._SubParsersAction, parse_duration: Callable
     test = actions.add_parser("test", help="replay stored events through the current rules and show what they would do")
     test.add_argument("--since", type=parse_duration, default=parse_duration("7d"), metavar="TIME", help="how far back, e.g. 1h, 7d (default: 7d)")
     test.add_argument("--db", type=Path, default=None, dest="rules_db", help="feature store file (default: the engine's default)")
+    test.add_argument("--rules", type=Path, default=None, dest="rules_sub", metavar="DIR", help="folder of rule files (default: the --rules folder)")
     test.add_argument("--all", action="store_true", help="show every step, not only the ones the rules changed or that notify")
 
 
@@ -33,7 +34,7 @@ def run_rules_command(args: argparse.Namespace, rules_dir: Path, db_path: Path, 
     out = out or sys.stdout
     if args.rules_command == "check":
         return _check(args.path or rules_dir, out)
-    return _test(args, rules_dir, db_path, out)
+    return _test(args, getattr(args, "rules_sub", None) or rules_dir, db_path, out)
 
 
 def _check(path: Path, out: TextIO) -> int:
