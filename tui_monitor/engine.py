@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from tui_monitor.alerts import Notifier, NotifyPolicy, targets_from
 from tui_monitor.detectors import Decision, StreamDetector, severity_for
-from tui_monitor.rules import RuleOutcome, RulesWatcher
 from tui_monitor.features import ClosedWindow, WindowAggregator
+from tui_monitor.rules import RuleOutcome, RulesWatcher
 from tui_monitor.settings import Settings
 from tui_monitor.sources import DirectoryWatcher, EndpointSource, HostSource, LogSource, Observation, SourceState
 from tui_monitor.sources.logfile import LEVELS

@@ -7,6 +7,7 @@ write instead. Checking goes on after an error, so one run lists them all.
 from __future__ import annotations
 
 import difflib
+import heapq
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -397,9 +398,10 @@ def _overlap_warnings(windows: list[ScopedWindow], horizon_days: int = 366) -> l
 
 
 def _first_overlap(a: ScopedWindow, b: ScopedWindow, since: datetime, until: datetime) -> datetime | None:
-    spans = sorted(
-        [(s, e, 0) for s, e in a.window.occurrences(since, until) if e > since]
-        + [(s, e, 1) for s, e in b.window.occurrences(since, until) if e > since]
+    # Occurrences come in start order, so a lazy merge stops at the first overlap.
+    spans = heapq.merge(
+        ((s, e, 0) for s, e in a.window.occurrences(since, until) if e > since),
+        ((s, e, 1) for s, e in b.window.occurrences(since, until) if e > since),
     )
     latest_end = {0: since, 1: since}
     for start, end, owner in spans:

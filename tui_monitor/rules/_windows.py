@@ -144,11 +144,15 @@ class MaintenanceWindow:
             return
         day = since.astimezone(self.zone).date() - timedelta(days=1)
         last = until.astimezone(self.zone).date()
+        # Local wall-clock bounds for cron starts, with slack for any UTC offset change.
+        slack = timedelta(hours=3)
+        low = since.astimezone(self.zone).replace(tzinfo=None) - self.max_length - slack
+        high = until.astimezone(self.zone).replace(tzinfo=None) + slack
         while day <= last:
-            yield from self._occurrences_on(day)
+            yield from self._occurrences_on(day, low, high)
             day += timedelta(days=1)
 
-    def _occurrences_on(self, day: date) -> Iterator[tuple[datetime, datetime]]:
+    def _occurrences_on(self, day: date, low: datetime, high: datetime) -> Iterator[tuple[datetime, datetime]]:
         midnight = datetime.combine(day, time())
         if self.kind == "cron":
             if self.cron is None or not self.cron.matches_day(day):
@@ -156,6 +160,8 @@ class MaintenanceWindow:
             seen: set[datetime] = set()
             for hour in sorted(self.cron.hours):
                 for minute in sorted(self.cron.minutes):
+                    if not low <= midnight.replace(hour=hour, minute=minute) <= high:
+                        continue
                     start = resolve_local(midnight, time(hour, minute), self.zone)
                     if start not in seen:  # two skipped-hour times map to the same instant
                         seen.add(start)
