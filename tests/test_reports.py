@@ -102,7 +102,7 @@ def test_markdown_report_lists_counts_and_annotation(db: Path) -> None:
 def test_markdown_report_says_labels_missing(db: Path) -> None:
     text = render_report(db, since_s=24 * HOUR, fmt="md", now=NOW)
     assert "no labels table yet" in text
-    assert "records no notifications" in text
+    assert "Sent: 0. Failed: 0." in text
 
 
 def test_report_precision_from_labels(db: Path) -> None:
@@ -121,16 +121,20 @@ def test_report_precision_from_labels(db: Path) -> None:
     assert "Precision (confirmed / (confirmed + false positives)): 0.33" in text
 
 
-def test_report_counts_notifications(db: Path) -> None:
+def test_report_counts_final_notification_attempts(db: Path) -> None:
     import sqlite3
 
     conn = sqlite3.connect(db)
+    rows = [
+        # (event_id, outcome, is_final, ts): event 2 was retried once, then sent.
+        (1, "sent", 1, NOW - HOUR),
+        (2, "failed", 0, NOW - HOUR),
+        (2, "sent", 1, NOW - HOUR + 5),
+        (3, "failed", 1, NOW - HOUR),
+        (4, "sent", 1, NOW - 48 * HOUR),
+    ]
     with conn:
-        conn.execute("CREATE TABLE notifications (id INTEGER PRIMARY KEY, event_id INTEGER, status TEXT, sent_at REAL)")
-        conn.executemany(
-            "INSERT INTO notifications (event_id, status, sent_at) VALUES (?, ?, ?)",
-            [(1, "sent", NOW - HOUR), (2, "sent", NOW - HOUR), (3, "failed", NOW - HOUR), (4, "sent", NOW - 48 * HOUR)],
-        )
+        conn.executemany("INSERT INTO notifications (event_id, outcome, is_final, ts) VALUES (?, ?, ?, ?)", rows)
     conn.close()
     text = render_report(db, since_s=24 * HOUR, fmt="md", now=NOW)
     assert "Sent: 2. Failed: 1." in text

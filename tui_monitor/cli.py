@@ -17,10 +17,13 @@ import platformdirs
 
 from tui_monitor import __version__
 from tui_monitor.errors import ConfigError, TuiMonitorError
+from tui_monitor.alerts import targets_from
+from tui_monitor.alerts._commands import print_notifications
 from tui_monitor.logsetup import configure_logging
-from tui_monitor.settings import Settings, default_db_path, parse_endpoint
 from tui_monitor.plugins import default_plugin_dir
 from tui_monitor.retention import database_size_bytes, format_bytes
+from tui_monitor.rules._commands import add_rules_commands, run_rules_command
+from tui_monitor.settings import Settings, default_db_path, default_rules_dir, parse_endpoint
 from tui_monitor.store import FeatureStore, add_annotation
 
 __all__ = ["build_parser", "main", "parse_duration"]
@@ -126,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep-samples", type=_positive_days, default=2.0, metavar="DAYS", help="days of raw samples to keep (default: 2)")
     parser.add_argument("--keep-windows", type=_positive_days, default=30.0, metavar="DAYS", help="days of window feature vectors to keep (default: 30)")
     parser.add_argument("--keep-events", type=_positive_days, default=365.0, metavar="DAYS", help="days of events, labels and annotations to keep (default: 365)")
+    parser.add_argument("--rules", type=Path, default=None, metavar="DIR", help=f"folder of YAML rule files (default: {default_rules_dir()})")
+    parser.add_argument(
+        "--notify", action="append", default=[], metavar="[TAG,TAG=]URL",
+        help="Apprise URL to notify, e.g. json://127.0.0.1:8080/hook; repeatable; TAGs pick severities "
+        "(minor, major, critical) or rule tags; TUI_MONITOR_NOTIFY_URLS adds more, separated by spaces",
+    )  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -134,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--since", type=parse_duration, default=parse_duration("1h"), metavar="TIME", help="how far back, e.g. 30m, 1h, 7d (default: 1h)")
     events.add_argument("--json", action="store_true", help="print one JSON object per line")
     _add_subcommands(sub)
+    add_rules_commands(sub, parse_duration)
+    notifications = sub.add_parser("notifications", help="list stored notification attempts and their outcomes")
+    notifications.add_argument("--db", type=Path, default=None, dest="notifications_db", help="feature store file (default: the engine's default)")
+    notifications.add_argument("--since", type=parse_duration, default=parse_duration("1d"), metavar="TIME", help="how far back (default: 1d)")
+    notifications.add_argument("--json", action="store_true", help="print one JSON object per line")
     return parser
 
 
@@ -153,10 +167,13 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         events_retention_days=args.keep_events,
         plugin_dirs=args.plugins if args.plugins is not None else [default_plugin_dir()],
         is_entry_point_plugins=not args.no_plugin_entry_points,
+        rules_dir=args.rules or default_rules_dir(),
+        notify_urls=list(args.notify),
     )
     for name, key, value in args.plugin_option:
         settings.plugin_options.setdefault(name, {})[key] = value
     settings.validate()
+    targets_from(settings.notify_urls)  # an invalid notify URL fails here, before the engine starts
     return settings
 
 
@@ -242,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in _SUBCOMMANDS:
             return _SUBCOMMANDS[args.command](args)
+        if args.command == "rules":
+            return run_rules_command(args, args.rules or default_rules_dir(), getattr(args, "rules_db", None) or args.db or default_db_path())
+        if args.command == "notifications":
+            return print_notifications(args.notifications_db or args.db or default_db_path(), args.since, as_json=args.json)
         settings = _settings_from(args)
     except ConfigError as exc:
         parser.print_usage(sys.stderr)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tui_monitor.alerts import Notifier, NotifyPolicy, targets_from
 from tui_monitor.detectors import Decision, StreamDetector, severity_for
 from tui_monitor.errors import ExplanationError
 from tui_monitor.explain import Explanation, ExplanationRequest, ExplanationWorker, kind_for, reasons
@@ -24,10 +25,19 @@ from tui_monitor.features import ClosedWindow, WindowAggregator
 from tui_monitor.plugin_runtime import PluginDetectors, PluginNotifiers, PluginSource
 from tui_monitor.plugins import PluginContext, load_plugins
 from tui_monitor.retention import RetentionPolicy, run_retention
+from tui_monitor.rules import RuleOutcome, RulesWatcher
 from tui_monitor.settings import Settings
 from tui_monitor.sources import DirectoryWatcher, EndpointSource, HostSource, LogSource, Observation, SourceState
 from tui_monitor.sources.logfile import LEVELS
-from tui_monitor.store import Annotation, EventRecord, FeatureStore, WindowRecord, annotations_after
+from tui_monitor.store import (
+    Annotation,
+    EventRecord,
+    FeatureStore,
+    WindowRecord,
+    annotations_after,
+    save_notifications,
+    save_rule_outcome,
+)
 
 __all__ = [
     "AnnotationAdded",
@@ -69,6 +79,7 @@ class EventChanged:
 
     event: EventRecord
     change: str
+    outcome: RuleOutcome | None = None
 
 
 @dataclass
@@ -141,6 +152,15 @@ class Engine:
         self._last_annotation_id = 0
         self.explainer = ExplanationWorker()
         self._explaining: set[asyncio.Task[None]] = set()
+        self.rules = RulesWatcher(settings.rules_dir)
+        policy = NotifyPolicy(settings.notify_repeat_s, settings.notify_rate_limit, settings.notify_rate_window_s)
+        self.notifier = Notifier(
+            targets_from(settings.notify_urls, read_timeout_s=settings.notify_timeout_s),
+            policy=policy,
+            retries=settings.notify_retries,
+            backoff_s=settings.notify_backoff_s,
+            attempt_timeout_s=settings.notify_timeout_s + 1.0,
+        )
 
     def subscribe(self, listener: Callable[[Update], None]) -> None:
         """Add a listener for engine updates."""
@@ -246,6 +266,8 @@ class Engine:
         for task in list(self._explaining):
             task.cancel()
         self.explainer.shutdown()
+        await asyncio.to_thread(self.notifier.close)
+        self._save_notifications()
         logger.info("engine stopped after %d windows", self.windows_closed)
 
     async def _close_windows_forever(self) -> None:
@@ -261,6 +283,7 @@ class Engine:
 
     def close_windows(self, now: float) -> list[WindowScored]:
         """Close, score and store every window that ended by ``now``."""
+        self.rules.check()
         return self.process_windows(self.aggregator.close_until(now))
 
     def process_windows(self, closed: list[ClosedWindow]) -> list[WindowScored]:
@@ -275,11 +298,18 @@ class Engine:
             if result.window.start >= self._started_at:  # the first, partial window is not scored
                 for event, change in self._plugin_detectors.process(result.window):
                     self._record_event(event, change)
+        self.notifier.tick(time.time())
+        self._save_notifications()
         return scored
 
-    def _record_event(self, event: EventRecord, change: str) -> None:
+    def _save_notifications(self) -> None:
+        attempts = self.notifier.drain()
+        if attempts:
+            save_notifications(self.store, attempts)
+
+    def _record_event(self, event: EventRecord, change: str, outcome: RuleOutcome | None = None) -> None:
         self.store.save_event(event)
-        self._publish(EventChanged(event, change))
+        self._publish(EventChanged(event, change, outcome))
         if change == "opened" and self.plugins.notifiers:
             task = asyncio.get_running_loop().create_task(self._plugin_notifiers.send(event))
             self._notify_tasks.add(task)
@@ -347,13 +377,18 @@ class Engine:
                 event.severity = severity_for(event.score)
                 event.top_features = decision.top_features
             change = "updated"
+        outcome = self.rules.evaluator.evaluate(event, change, window.end, is_hot=decision.is_hot)
+        event.severity = outcome.severity
         if change == "opened":
             names = ", ".join(f["name"] for f in event.top_features[:3])
-            logger.warning("anomaly on %s (score %.3f): %s", event.stream, event.score, names)
-        self._record_event(event, change)
+            quiet = f" (suppressed by {outcome.suppressed_by})" if outcome.suppressed_by else ""
+            logger.warning("anomaly on %s (score %.3f): %s%s", event.stream, event.score, names, quiet)
+        self._record_event(event, change, outcome)
+        if event.id is not None:
+            save_rule_outcome(self.store, event.id, outcome, window.end)
+        self.notifier.on_event(event, outcome, window.end)
         if change == "opened":
             self._request_explanation(event, window)
-
     # -- explanations -------------------------------------------------------------
 
     def _request_explanation(self, event: EventRecord, window: WindowRecord) -> None:

@@ -11,7 +11,7 @@ import platformdirs
 
 from tui_monitor.errors import ConfigError
 
-__all__ = ["EndpointSpec", "Settings", "default_db_path", "parse_endpoint"]
+__all__ = ["EndpointSpec", "Settings", "default_db_path", "default_rules_dir", "parse_endpoint"]
 
 _NAME_RE = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -19,6 +19,11 @@ _NAME_RE = re.compile(r"[^A-Za-z0-9_]+")
 def default_db_path() -> Path:
     """Return the feature store's default path in the user's data folder."""
     return Path(platformdirs.user_data_dir("tui-monitor")) / "monitor.db"
+
+
+def default_rules_dir() -> Path:
+    """Return the default rules folder: ``rules`` in the user's config folder."""
+    return Path(platformdirs.user_config_dir("tui-monitor")) / "rules"
 
 
 def sanitize_name(text: str) -> str:
@@ -99,6 +104,15 @@ class Settings:
     plugin_dirs: list[Path] = field(default_factory=list)
     plugin_options: dict[str, dict[str, str]] = field(default_factory=dict)
     is_entry_point_plugins: bool = True
+    rules_dir: Path = field(default_factory=default_rules_dir)
+    # Apprise URLs, each optionally prefixed with TAG,TAG=; TUI_MONITOR_NOTIFY_URLS adds more.
+    notify_urls: list[str] = field(default_factory=list)
+    notify_repeat_s: float = 3600.0
+    notify_rate_limit: int = 10
+    notify_rate_window_s: float = 600.0
+    notify_retries: int = 3
+    notify_backoff_s: float = 2.0
+    notify_timeout_s: float = 15.0
 
     def validate(self) -> None:
         """Check value ranges.
@@ -132,6 +146,17 @@ class Settings:
         for option, days in retention.items():
             if not days > 0:
                 raise ConfigError(f"invalid {option} {days!r}: expected a number of days above 0, e.g. 2 or 0.5")
+        notify_limits = {
+            "notify_repeat_s": (self.notify_repeat_s, 0.0),
+            "notify_rate_limit": (self.notify_rate_limit, 1),
+            "notify_rate_window_s": (self.notify_rate_window_s, 1.0),
+            "notify_retries": (self.notify_retries, 0),
+            "notify_backoff_s": (self.notify_backoff_s, 0.0),
+            "notify_timeout_s": (self.notify_timeout_s, 0.1),
+        }
+        for name, (value, minimum) in notify_limits.items():
+            if value < minimum:
+                raise ConfigError(f"invalid {name} {value!r}: expected {minimum!r} or more")
         if not 1 <= self.debounce_n <= self.debounce_m:
             raise ConfigError(
                 f"invalid debounce {self.debounce_n!r} of {self.debounce_m!r}: "

@@ -243,8 +243,11 @@ def notification_summary(conn: sqlite3.Connection, start_ts: float, end_ts: floa
     status_column = next((c for c in ("status", "outcome", "ok", "success") if c in columns), None)
     if time_column is None or status_column is None:
         return None
+    # A message retried after a failure has one row per attempt; only the
+    # final attempt says whether it was delivered.
+    final_only = " AND is_final = 1" if "is_final" in columns else ""
     rows = conn.execute(
-        f"SELECT {status_column} FROM notifications WHERE {time_column} >= ? AND {time_column} < ?",
+        f"SELECT {status_column} FROM notifications WHERE {time_column} >= ? AND {time_column} < ?{final_only}",
         (start_ts, end_ts),
     )
     sent = failed = 0

@@ -9,6 +9,7 @@ from tui_monitor.store._annotations import (
     annotations_between,
     current_user,
 )
+from tui_monitor.store._alerts import notifications_since, rule_outcomes_for, save_notifications, save_rule_outcome
 from tui_monitor.store._db import EventRecord, FeatureStore, WindowRecord
 from tui_monitor.store._migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -23,4 +24,8 @@ __all__ = [
     "annotations_after",
     "annotations_between",
     "current_user",
+    "notifications_since",
+    "rule_outcomes_for",
+    "save_notifications",
+    "save_rule_outcome",
 ]

@@ -86,10 +86,54 @@ def _explanations(db: sqlite_utils.Database) -> None:
     )
 
 
+def _notifications(db: sqlite_utils.Database) -> None:
+    # One row per delivery attempt of one message to one target; target is the masked URL.
+    db.table("notifications").create(
+        {
+            "id": int,
+            "ts": float,
+            "event_id": int,
+            "incident": str,
+            "kind": str,
+            "severity": str,
+            "title": str,
+            "target": str,
+            "attempt": int,
+            "outcome": str,
+            "is_final": int,
+            "detail": str,
+            "duration_ms": float,
+        },
+        pk="id",
+    )
+    db.table("notifications").create_index(["ts"])
+    db.table("notifications").create_index(["event_id"])
+
+
+def _rule_outcomes(db: sqlite_utils.Database) -> None:
+    # The latest rules decision for each event: severity after rules, tags, suppression, gates.
+    db.table("rule_outcomes").create(
+        {
+            "event_id": int,
+            "ts": float,
+            "change": str,
+            "severity": str,
+            "base_severity": str,
+            "tags": str,
+            "rules": str,
+            "suppressed_by": str,
+            "held_by": str,
+        },
+        pk="event_id",
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_annotations", _annotations),
     ("0003_explanations", _explanations),
+    ("0004_notifications", _notifications),
+    ("0005_rule_outcomes", _rule_outcomes),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
