@@ -15,10 +15,12 @@ from tui_monitor.ui import MonitorApp
 from tui_monitor.ui.app import SourcesBar
 from tui_monitor.ui.charts import SeriesChart
 from tui_monitor.ui.help import HelpScreen
+from tui_monitor.ui.notifications import NotificationsScreen
 
 
 def make_app(tmp_path: Path, log: Path | None = None) -> MonitorApp:
     settings = Settings(
+        rules_dir=tmp_path / "rules",
         db_path=tmp_path / "monitor.db",
         window_s=1.0,
         host_interval_s=0.25,
@@ -126,6 +128,29 @@ async def test_table_cursor_follows_event_on_refresh(tmp_path: Path) -> None:
 
         assert table.row_count >= rows_before
         assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == chosen
+        await pilot.press("q")
+
+    app.store.close()
+
+
+async def test_suppressed_event_is_marked_and_notifications_open(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "quiet.yaml").write_text(
+        "rules:\n  - name: synthetic noise\n    match:\n      stream: http.synthetic\n    suppress: true\n"
+    )
+    app = make_app(tmp_path)
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.engine.process_windows(synthetic_windows(time.time() + 5, 40, spike_from=37))
+        await pilot.pause()
+        table = app.query_one("#events", DataTable)
+        assert table.row_count == 1
+        assert "suppressed by rule 'synthetic noise'" in str(table.get_row_at(0)[4])
+
+        await pilot.press("N")
+        assert isinstance(app.screen, NotificationsScreen)
+        await pilot.press("escape")
         await pilot.press("q")
 
     app.store.close()

@@ -19,10 +19,15 @@ logger = logging.getLogger(__name__)
 
 
 async def run_headless(settings: Settings, store: FeatureStore, *, duration_s: float | None, out: TextIO = sys.stdout) -> None:
-    """Run the engine until SIGINT, SIGTERM or ``duration_s``; print opened events as JSON lines."""
+    """Run the engine until SIGINT, SIGTERM or ``duration_s``; print opened events as JSON lines.
+
+    Events that a rule or maintenance window suppressed are stored but not printed.
+    """
 
     def print_event(update: Update) -> None:
         if isinstance(update, EventChanged) and update.change == "opened":
+            if update.outcome is not None and update.outcome.suppressed_by:
+                return  # stored, but a rule or maintenance window silenced it
             out.write(json.dumps(update.event.to_json()) + "\n")
             out.flush()
 

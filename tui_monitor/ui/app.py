@@ -26,6 +26,7 @@ from tui_monitor.ui.annotate import AnnotateScreen
 from tui_monitor.ui.charts import SeriesChart
 from tui_monitor.ui.detail import DetailScreen
 from tui_monitor.ui.help import HelpScreen
+from tui_monitor.ui.notifications import NotificationsScreen
 from tui_monitor.ui.history import HistoryScreen
 
 __all__ = ["MonitorApp"]
@@ -67,6 +68,7 @@ class MonitorApp(App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("h", "history", "History"),
         Binding("a", "annotate", "Annotate"),
+        Binding("N", "notifications", "Notifications"),
     ]
     CSS = """
     #charts {
@@ -100,6 +102,8 @@ class MonitorApp(App[None]):
         self.explained_features: dict[int, list[str]] = {}
         self.explain_errors: dict[int, str] = {}
         self.explain_pending: set[int] = set()
+        # Which rule or maintenance window suppressed each event, when one did.
+        self.suppressed_by: dict[int, str] = {}
         self._log_lines: dict[float, float] = defaultdict(float)
         self._is_table_dirty = False
 
@@ -157,6 +161,8 @@ class MonitorApp(App[None]):
                 self.events[update.event.id] = update.event
                 if update.change == "opened":
                     self.explain_pending.add(update.event.id)
+                if update.outcome is not None and update.outcome.suppressed_by:
+                    self.suppressed_by[update.event.id] = update.outcome.suppressed_by
             self._is_table_dirty = True
             self._refresh_table()
         elif isinstance(update, ExplanationReady):
@@ -182,6 +188,8 @@ class MonitorApp(App[None]):
             self.explain_errors[event.id] = update.error
             text = ", ".join(f["name"] for f in event.top_features[:2])
         self._refresh_table()
+        if event.id in self.suppressed_by:
+            return  # stored and listed, but a rule silenced it
         self.notify(f"{event.stream}: {text}", title=f"Anomaly ({event.kind})", severity="warning")
         if isinstance(self.screen, DetailScreen):
             self.screen.explanation_arrived(event.id)
@@ -234,12 +242,17 @@ class MonitorApp(App[None]):
             explained = self.explained_features.get(event.id or -1)
             names = ", ".join(explained or [f["name"] for f in event.top_features[:3]])
             state_style = "bold red" if event.state == "open" else "dim"
+            state_text = event.state
+            rule = self.suppressed_by.get(event.id or -1)
+            if rule:
+                state_style = "dim"
+                state_text = f"{event.state}, suppressed by {rule}"
             table.add_row(
                 started,
                 event.stream,
                 f"{event.score:.3f}",
                 event.severity,
-                f"[{state_style}]{event.state}[/]",
+                f"[{state_style}]{state_text}[/]",
                 names,
                 key=str(event.id),
             )
@@ -280,6 +293,10 @@ class MonitorApp(App[None]):
     def action_history(self) -> None:
         """Open the history screen on this store."""
         self.push_screen(HistoryScreen(self.store.path))
+
+    def action_notifications(self) -> None:
+        """Show notification attempts and the state of the rules."""
+        self.push_screen(NotificationsScreen(self.store, self.engine.rules.state))
 
     def action_annotate(self) -> None:
         """Ask for an annotation and record it in the store."""

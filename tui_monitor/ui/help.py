@@ -26,6 +26,7 @@ windows in a row open an **anomaly**.
 | `tab` | move focus between the table and other widgets |
 | `↑` `↓` | move in the anomaly table |
 | `h` | history: anomalies per hour or day, filtered events, any stored feature |
+| `N` | notifications sent, their outcomes, and the state of the rules |
 | `a` | record an annotation (e.g. "deployed v1.4") that charts and reports show |
 | `enter` | open the chosen anomaly: why it was raised, its features and logs |
 | `n` `p` | in an anomaly's page: the next (older) or previous (newer) anomaly |
