@@ -22,9 +22,11 @@ _LEVEL_OF_WORD = {
     "d": "debug", "v": "debug", "verbose": "debug",
 }  # fmt: skip
 
-# Upper-case level words as plain-text layouts print them (log4j, Go, glog).
+# Upper-case level words as plain-text layouts print them (log4j, Go, glog),
+# and bracketed ones in any case as Apache writes them ("[error]").
 _LEVEL_WORD_RE = re.compile(
     r"\b(FATAL|CRITICAL|CRIT|EMERG|ALERT|SEVERE|ERROR|ERR|WARNING|WARN|NOTICE|INFO|DEBUG|TRACE)\b"
+    r"|\[(?i:(fatal|critical|crit|emerg|alert|error|err|warning|warn|notice|info|debug|trace))\]"
 )
 
 
@@ -81,7 +83,9 @@ def level_in_text(text: str) -> str | None:
     'error'
     """
     match = _LEVEL_WORD_RE.search(text, 0, 200)
-    return None if match is None else _LEVEL_OF_WORD[match.group(1).lower()]
+    if match is None:
+        return None
+    return _LEVEL_OF_WORD[(match.group(1) or match.group(2)).lower()]
 
 
 @dataclass

@@ -31,6 +31,8 @@ SYSLOG_TIME_RE = re.compile(r"([A-Z][a-z]{2}) ( ?\d|\d\d) (\d\d):(\d\d):(\d\d)(?
 # 10/Oct/2000:13:55:36 -0700 (common log format)
 CLF_TIME_RE = re.compile(r"(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d)(?: ([+-]\d{4}))?")
 
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
 # A year-less stamp further ahead of "now" than this belongs to last year.
 _FUTURE_SLACK_S = 7 * 86400.0
 
@@ -95,11 +97,14 @@ class TimeParser:
         return offset
 
     def _epoch(self, fields: tuple[int, int, int, int, int, int], fraction: str | None, zone: str | None) -> float | None:
+        year, month, day, hour, minute, second = fields
+        if not (1 <= month <= 12 and hour <= 23 and minute <= 59 and second <= 60):
+            return None
+        if not 1 <= day <= _DAYS_IN_MONTH[month - 1] or (month == 2 and day == 29 and not calendar.isleap(year)):
+            return None
         try:
             naive = float(calendar.timegm((*fields, 0, 0, 0)))
         except (ValueError, OverflowError):
-            return None
-        if not (1 <= fields[1] <= 12 and 1 <= fields[2] <= 31 and fields[3] <= 24 and fields[4] <= 59 and fields[5] <= 60):
             return None
         if fraction:
             naive += int(fraction) / 10 ** len(fraction)

@@ -200,7 +200,43 @@ class FeatureStore:
                 self.db["events"].update(event.id, row)
         return event.id
 
+    def save_miner_state(
+        self, stream: str, state: bytes, lines_seen: int, templates: Iterable[tuple[int, str, int]]
+    ) -> None:
+        """Store a stream's serialized template miner and its templates in one transaction.
+
+        ``templates`` holds (template id, template text, message count) rows;
+        a template keeps the ``first_seen`` time of its first save.
+        """
+        now = time.time()
+        with self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO miner_state (stream, state, lines_seen, saved_at) VALUES (?, ?, ?, ?)",
+                (stream, state, lines_seen, now),
+            )
+            self._conn.executemany(
+                "INSERT INTO templates (stream, template_id, template, count, first_seen, last_seen) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stream, template_id) DO UPDATE SET "
+                "template = excluded.template, count = excluded.count, last_seen = excluded.last_seen",
+                [(stream, template_id, text, count, now, now) for template_id, text, count in templates],
+            )
+
     # -- reads ----------------------------------------------------------------
+
+    def load_miner_state(self, stream: str) -> bytes | None:
+        """Return the serialized template miner of ``stream``, or None if never saved."""
+        row = self._conn.execute("SELECT state FROM miner_state WHERE stream = ?", (stream,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def templates(self, stream: str) -> list[dict[str, Any]]:
+        """Return the saved templates of ``stream``, most frequent first."""
+        return list(
+            self.db.query(
+                "SELECT template_id, template, count, first_seen, last_seen FROM templates "
+                "WHERE stream = ? ORDER BY count DESC, template_id",
+                [stream],
+            )
+        )
 
     def events_since(self, since_ts: float, *, limit: int = 1000) -> list[EventRecord]:
         """Return events whose window started at or after ``since_ts``, newest first."""

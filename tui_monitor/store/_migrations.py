@@ -60,8 +60,22 @@ def _initial(db: sqlite_utils.Database) -> None:
     db["events"].create_index(["stream", "window_start"])
 
 
+def _log_templates(db: sqlite_utils.Database) -> None:
+    # One Drain3 miner per log stream, serialized, so template ids survive restarts.
+    db.table("miner_state").create(
+        {"stream": str, "state": bytes, "lines_seen": int, "saved_at": float},
+        pk="stream",
+    )
+    # The templates of each stream as of the last save, for people and reports.
+    db.table("templates").create(
+        {"stream": str, "template_id": int, "template": str, "count": int, "first_seen": float, "last_seen": float},
+        pk=("stream", "template_id"),
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
+    ("0002_log_templates", _log_templates),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
