@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jsonpickle
@@ -18,10 +19,55 @@ from drain3.drain import Drain
 
 from tui_monitor.errors import StoreError
 from tui_monitor.parsing.masks import WILDCARD, mask_message
+from tui_monitor.parsing.siblings import WORD_RE, SiblingMerger
 
 __all__ = ["MinerSettings", "TemplateMatch", "TemplateMiner"]
 
 logger = logging.getLogger(__name__)
+
+
+# A plain word: letters, maybe one trailing digit (ssh2, SOCKS5), maybe
+# punctuation around it ("(Lifecycle", "memory:").
+_WORD_RE = WORD_RE
+
+
+class _WordDrain(Drain):
+    """Drain with two changes to how a message is compared with a template.
+
+    A position where both the template and the message hold the wildcard
+    (a value masked before mining) is left out of the similarity, so a
+    message made mostly of masked values can still reach the threshold; in
+    Drain3 0.9.11 such positions count as mismatches, and every such message
+    becomes a template of its own.
+
+    A position where both hold a different word of letters only ("VM Started"
+    and "VM Stopped") never becomes a variable, when ``words_must_match`` is
+    set; values with digits and masked values still vary freely. Words that
+    really are variables (user names) then split into several templates,
+    which costs less accuracy than merging events that differ by one verb.
+    """
+
+    words_must_match = True
+
+    def get_seq_distance(self, seq1: Sequence[str], seq2: Sequence[str], include_params: bool) -> tuple[float, int]:
+        similar = 0
+        params = 0
+        both_masked = 0
+        wildcard = self.param_str
+        for template_token, token in zip(seq1, seq2, strict=True):
+            if template_token == wildcard:
+                if token == wildcard:
+                    both_masked += 1
+                else:
+                    params += 1
+            elif template_token == token:
+                similar += 1
+            elif self.words_must_match and _WORD_RE.fullmatch(template_token) and _WORD_RE.fullmatch(token):
+                return -1.0, 0
+        if include_params:
+            similar += params
+        compared = len(seq1) - both_masked
+        return (similar / compared if compared else 1.0), params + both_masked
 
 
 @dataclass(frozen=True)
@@ -34,6 +80,9 @@ class MinerSettings:
         max_children: children per tree node before tokens fall back to the wildcard.
         max_clusters: templates kept per stream (least recently used dropped), None for all.
         warmup_lines: messages seen before a new template counts as news.
+        words_must_match: differing plain words never become a variable (see ``_WordDrain``).
+        min_word_values: distinct words at one position that make it a variable after
+            all (see ``SiblingMerger``); 0 turns the merging off.
     """
 
     sim_th: float = 0.5
@@ -41,6 +90,8 @@ class MinerSettings:
     max_children: int = 100
     max_clusters: int | None = 2000
     warmup_lines: int = 1000
+    words_must_match: bool = True
+    min_word_values: int = 5
 
 
 @dataclass(frozen=True)
@@ -67,12 +118,13 @@ class TemplateMiner:
         self.settings = settings or MinerSettings()
         self.lines_seen = 0
         self._drain = self._new_drain()
+        self._siblings = SiblingMerger(self.settings.min_word_values)
         if state is not None:
             self._load(state)
 
     def _new_drain(self) -> Drain:
         s = self.settings
-        return Drain(
+        drain = _WordDrain(
             sim_th=s.sim_th,
             depth=s.depth,
             max_children=s.max_children,
@@ -80,23 +132,43 @@ class TemplateMiner:
             param_str=WILDCARD,
             parametrize_numeric_tokens=True,
         )
+        drain.words_must_match = s.words_must_match
+        return drain
 
     def add(self, message: str) -> TemplateMatch:
         """Mask ``message``, add it to its template and return the match."""
         masked = mask_message(message)
         cluster, change = self._drain.add_log_message(masked)
         self.lines_seen += 1
-        is_new = change == "cluster_created" and self.lines_seen > self.settings.warmup_lines
-        return TemplateMatch(cluster.cluster_id, cluster.get_template(), is_new)
+        if change != "none" and self.settings.min_word_values:
+            self._siblings.observe(cluster.cluster_id, tuple(cluster.log_template_tokens))
+        template_id = self._siblings.resolve(cluster.cluster_id)
+        is_new = (
+            change == "cluster_created"
+            and template_id == cluster.cluster_id
+            and self.lines_seen > self.settings.warmup_lines
+        )
+        return TemplateMatch(template_id, self.template(template_id) or "", is_new)
+
+    def resolve(self, template_id: int) -> int:
+        """Return the id a template is known by now: itself, or the id it was merged into."""
+        return self._siblings.resolve(template_id)
 
     def template(self, template_id: int) -> str | None:
         """Return the current text of a template, or None if unknown."""
+        merged = self._siblings.template(template_id)
+        if merged is not None:
+            return merged
         cluster = self._drain.id_to_cluster.get(template_id)
         return None if cluster is None else cluster.get_template()
 
     def templates(self) -> list[tuple[int, str, int]]:
-        """Return (id, template, message count) of every template."""
-        return [(c.cluster_id, c.get_template(), c.size) for c in self._drain.clusters]
+        """Return (id, template, message count) of every template, merged siblings summed."""
+        counts: dict[int, int] = {}
+        for cluster in self._drain.clusters:
+            template_id = self._siblings.resolve(cluster.cluster_id)
+            counts[template_id] = counts.get(template_id, 0) + cluster.size
+        return [(template_id, self.template(template_id) or "", count) for template_id, count in sorted(counts.items())]
 
     @property
     def is_warm(self) -> bool:
@@ -105,20 +177,23 @@ class TemplateMiner:
 
     def save_state(self) -> bytes:
         """Serialize the tree, the templates and the line count to bytes."""
-        payload = jsonpickle.dumps({"drain": self._drain, "lines_seen": self.lines_seen}, keys=True)
+        payload = jsonpickle.dumps(
+            {"drain": self._drain, "siblings": self._siblings, "lines_seen": self.lines_seen}, keys=True
+        )
         return base64.b64encode(zlib.compress(payload.encode("utf-8")))
 
     def _load(self, state: bytes) -> None:
         try:
             payload = jsonpickle.loads(zlib.decompress(base64.b64decode(state)).decode("utf-8"), keys=True)
             drain = payload["drain"]
+            siblings = payload["siblings"]
             lines_seen = int(payload["lines_seen"])
         except (ValueError, TypeError, KeyError, zlib.error, UnicodeDecodeError) as exc:
             raise StoreError(
                 f"saved template miner state is unreadable ({exc}); "
                 "delete the stream's row from the miner_state table to start mining afresh"
             ) from exc
-        if not isinstance(drain, Drain):
+        if not isinstance(drain, Drain) or not isinstance(siblings, SiblingMerger):
             raise StoreError(
                 f"saved template miner state holds {type(drain).__name__!r}, not a Drain tree; "
                 "delete the stream's row from the miner_state table to start mining afresh"
@@ -128,5 +203,6 @@ class TemplateMiner:
         fresh.clusters_counter = drain.clusters_counter
         fresh.root_node = drain.root_node
         self._drain = fresh
+        self._siblings = siblings
         self.lines_seen = lines_seen
         logger.debug("template miner resumed with %d templates after %d lines", len(fresh.clusters), lines_seen)
