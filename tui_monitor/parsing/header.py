@@ -37,17 +37,29 @@ _TIMEISH_RE = re.compile(r"[\d][\d:.,/\-_+TZ]*,?")
 # Host, node and file names carrying digits: dn228, R02-M1-N0-C:J12-U11,
 # nova-api.log.1.2017-05-16_13:53:08.
 _IDISH_RE = re.compile(r"(?=[^\s]*\d)[\w.:/\-]+")
-_COMPONENT_RE = re.compile(r"[\w.$\-/@<>(),]+(?:\[[^\]\s]*\])?(?:\([^)\s]*\))?:")
+_COMPONENT_RE = re.compile(r"[\w.$\-/@<>(),\[\]]{1,100}:")
+_PROGRAMISH_RE = re.compile(r"[\[(.@$/\d]")
+# 12:01:01, 12:01:01.123, or a 9-10 digit epoch number.
+_CLOCK_OR_EPOCH_RE = re.compile(r"\d\d:\d\d:\d\d(?:[.,]\d+)?|\d{9,10}")
 _DOTTED_RE = re.compile(r"[A-Za-z_][\w\-]*(?:\.[\w\-]+)+")
 _BRACKET_RE = re.compile(r"\[[^\]]*\]")
 
 # A header never spans more tokens than this.
 _MAX_HEADER_TOKENS = 12
+# The last token index where a clock time still counts as part of the header.
+_MAX_TIME_AT = 7
 
 
 def _is_level(token: str) -> bool:
-    word = token.strip("[]<>():,").lower()
-    return word in _LEVEL_WORDS or (len(token) == 1 and token in _SHORT_LEVELS)
+    """Return True for a level word written as headers write it.
+
+    Upper case (``INFO``, ``W``), title case (``Info``) or bracketed
+    (``[notice]``); a bare lower-case ``error`` is more often message text.
+    """
+    word = token.strip("[]<>():,")
+    if word.lower() not in _LEVEL_WORDS and not (len(word) == 1 and word in _SHORT_LEVELS):
+        return False
+    return word.isupper() or word.istitle() or token[0] in "[<"
 
 
 def _is_headerish(token: str) -> bool:
@@ -55,8 +67,13 @@ def _is_headerish(token: str) -> bool:
         return True
     if _TIMEISH_RE.fullmatch(token):
         return True
-    # An id with digits but no lower-case word of three letters or more.
-    return _IDISH_RE.fullmatch(token) is not None and re.search(r"[a-z]{3,}", token.split(".")[0]) is None
+    # An id with digits but no lower-case word of three letters or more, and
+    # no dotted name part (360AP.exe, p5.example.com:443 are message text).
+    return (
+        _IDISH_RE.fullmatch(token) is not None
+        and re.search(r"[a-z]{3,}", token.split(".")[0]) is None
+        and re.search(r"\.[A-Za-z]{2}", token) is None
+    )
 
 
 def _tokens_with_bracket_groups(line: str) -> list[tuple[int, int]]:
@@ -111,16 +128,29 @@ def split_header(line: str) -> tuple[str, str]:
     index = 0
     while index < limit and (_is_headerish(tokens[index]) or tokens[index].startswith("[")):
         index += 1
+    # A clock time or an epoch number a few tokens on (after a host name or
+    # a node id) still belongs to the header, as does what follows it.
+    for at in range(index, min(limit, _MAX_TIME_AT + 1)):
+        if tokens[at].endswith(":"):
+            break
+        if _CLOCK_OR_EPOCH_RE.fullmatch(tokens[at]):
+            index = at + 1
+            while index < limit and _is_headerish(tokens[index]):
+                index += 1
     had_header = index > 0
 
-    for level_at in range(limit):
-        if _is_level(tokens[level_at]) and (level_at >= index or level_at <= index + 1) and level_at <= index + 4:
-            if level_at > 0 or had_header:
-                index = max(index, level_at + 1)
-                had_header = True
+    # A level word ends the header, unless a component ("app:") comes first:
+    # then the level word is part of the message.
+    for level_at in range(min(limit, index + 6)):
+        if level_at >= index and tokens[level_at].endswith(":"):
+            break
+        if _is_level(tokens[level_at]) and (level_at > 0 or had_header):
+            index = max(index, level_at + 1)
+            had_header = True
             break
 
-    index = _skip_context(tokens, index, had_header)
+    is_after_clock = had_header and _CLOCK_OR_EPOCH_RE.fullmatch(tokens[index - 1]) is not None
+    index = _skip_context(tokens, index, had_header, is_after_clock)
     if index >= len(tokens):
         # Everything looked like a header: keep the last token as the message.
         index = len(tokens) - 1
@@ -130,32 +160,42 @@ def split_header(line: str) -> tuple[str, str]:
     return line[: spans[index - 1][1]], line[start:]
 
 
-def _skip_context(tokens: list[str], index: int, had_header: bool) -> int:
+def _skip_context(tokens: list[str], index: int, had_header: bool, is_after_clock: bool) -> int:
     """Skip bracketed context, dashes and one ``component:`` after a header."""
     for _ in range(4):
-        if index >= len(tokens):
+        if index >= len(tokens) or not had_header:
             return index
         token = tokens[index]
-        if token.startswith("[") and _BRACKET_RE.match(token) and had_header:
+        if token.startswith("[") and _BRACKET_RE.match(token):
             index += 1
-        elif token == "-" and had_header:
-            index += 1
+        elif token == "-":
+            # "[context] - message": the dash is the end of the header.
+            return index + 1
         else:
             break
-    # A component ending in a colon, maybe after one host or program name.
-    for offset in (0, 1):
+    # A component ending in a colon, maybe after a host name. Past the first
+    # token it must look like a program (brackets, dots, digits), so that a
+    # message such as "Notification time out: 3200" stays whole, except in
+    # the syslog layout "<time> host program:".
+    for offset in range(3 if had_header else 1):
         at = index + offset
-        if at < len(tokens) and _COMPONENT_RE.fullmatch(tokens[at]) and (had_header or offset == 0):
-            if offset == 0 or had_header:
-                return at + 1
+        if at >= len(tokens):
+            break
+        token = tokens[at]
+        is_programish = offset == 0 or (offset == 1 and is_after_clock) or _PROGRAMISH_RE.search(token[:-1])
+        if _COMPONENT_RE.fullmatch(token) and is_programish:
+            return at + 1
+        if token.endswith(":"):
+            break
     if not had_header or index + 1 >= len(tokens):
         return index
-    following = tokens[index + 1]
-    # "logger.name [context]" and "program -".
-    if _DOTTED_RE.fullmatch(tokens[index]) and following.startswith("["):
+    # "logger.name [context]", "program -" and "program *64 -".
+    if _DOTTED_RE.fullmatch(tokens[index]) and tokens[index + 1].startswith("["):
         return index + 2
-    if following == "-" and " " not in tokens[index]:
+    if tokens[index + 1] == "-":
         return index + 2
+    if index + 2 < len(tokens) and tokens[index + 2] == "-" and len(tokens[index + 1]) <= 4:
+        return index + 3
     return index
 
 
