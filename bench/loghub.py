@@ -10,11 +10,13 @@ compared:
   published benchmarks get from each data set's own log-format regex.
 
 Grouping accuracy (GA) and parsing accuracy (PA) are computed against the
-loghub-2.0 corrected ground truth (14 systems). The last line of output is
+loghub-2.0 corrected ground truth (14 systems), or with ``--truth
+corrected-icse22`` against the ICSE'22 corrections, which add Android and
+Windows. The last line of output is
 a summary of the headline figures.
 
 Usage:
-    python bench/loghub.py [--data DIR] [--systems Apache,HDFS] [--repeat N]
+    python bench/loghub.py [--data DIR] [--truth VARIANT] [--systems Apache,HDFS] [--repeat N]
 """
 
 from __future__ import annotations
@@ -35,13 +37,13 @@ from tui_monitor.parsing.templates import MinerSettings, TemplateMiner  # noqa: 
 DEFAULT_DATA = Path("/work/shared/data/loghub-2k")
 
 
-def load_system(data: Path, system: str) -> tuple[list[str], list[str], list[str]]:
+def load_system(data: Path, system: str, truth: str = "loghub-2.0") -> tuple[list[str], list[str], list[str]]:
     """Return the raw lines, the per-system message split and the true templates."""
     raw = (data / system / f"{system}_2k.log").read_text(encoding="utf-8", errors="replace")
     lines = [line.rstrip("\r") for line in raw.split("\n")]
     if lines and lines[-1] == "":
         lines.pop()
-    truth_file = data / "loghub-2.0" / system / f"{system}_2k.log_structured_corrected.csv"
+    truth_file = data / truth / system / f"{system}_2k.log_structured_corrected.csv"
     with truth_file.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     if len(rows) != len(lines):
@@ -65,10 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="loghub-2k folder (default %(default)s)")
     parser.add_argument("--systems", default="", help="comma-separated systems (default: every loghub-2.0 system)")
+    parser.add_argument(
+        "--truth",
+        choices=["loghub-2.0", "corrected-icse22"],
+        default="loghub-2.0",
+        help="ground-truth variant (default %(default)s; corrected-icse22 adds Android and Windows)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per system; the median counts (default 3)")
     args = parser.parse_args(argv)
 
-    root = args.data / "loghub-2.0"
+    root = args.data / args.truth
     if not root.is_dir():
         raise SystemExit(f"{str(root)!r} not found: pass the loghub-2k folder with --data DIR")
     systems = [s for s in args.systems.split(",") if s] or sorted(p.name for p in root.iterdir() if p.is_dir())
@@ -80,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     all_seconds = 0.0
     split_seconds = 0.0
     for system in systems:
-        lines, contents, truth = load_system(args.data, system)
+        lines, contents, truth = load_system(args.data, system, args.truth)
         started = time.perf_counter()
         generic = [strip_header(line) for line in lines]
         split_s = time.perf_counter() - started
@@ -112,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'average':<12} {means['ga_gen']:7.3f} {means['pa_gen']:7.3f} {means['ga_sys']:7.3f} {means['pa_sys']:7.3f}"
     )
     print(
-        f"summary: {len(systems)} systems, GA generic {means['ga_gen']:.3f}, GA per-system {means['ga_sys']:.3f}, "
+        f"summary: {args.truth}, {len(systems)} systems, GA generic {means['ga_gen']:.3f}, GA per-system {means['ga_sys']:.3f}, "
         f"PA generic {means['pa_gen']:.3f}, PA per-system {means['pa_sys']:.3f}, "
         f"miner {all_lines / all_seconds:,.0f} lines/s, header split {all_lines / split_seconds:,.0f} lines/s"
     )

@@ -27,11 +27,17 @@ MASK_PATTERNS: dict[str, str] = {
     "ip": r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])"
     r"|(?<![\w:])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?![\w:])",
     "host_port": r"(?<![\w.-])[A-Za-z][\w-]*(?:\.[\w-]+)+:\d{1,5}\b",
+    # Three or more dotted parts ending in letters: host names, reverse-DNS
+    # ids (com.apple.backupd), Java class names.
+    "dotted_name": r"(?<![\w.-])(?:[\w-]+\.){2,}[A-Za-z]{2,}(?![\w.-])",
     "path": r"(?<![\w/])(?:[A-Za-z]:)?(?:[/\\][\w.\-@~+$]+){2,}[/\\]?",
     "hex": r"\b0[xX][0-9a-fA-F]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b",
     "size": r"(?<![\w.])\d+(?:\.\d+)? ?(?:bytes|B|kB|KB|MB|GB|TB|KiB|MiB|GiB)\b",
     "duration": r"(?<![\w.])\d+(?:\.\d+)? ?(?:ns|us|µs|ms|s|sec|secs|seconds|min|mins|minutes|h|hours)\b",
     "number": r"(?<![\w.])[-+]?\d+(?:\.\d+)*\b",
+    # Empty brackets or quotes stand for an empty value: "from 1.2.3.4 ()"
+    # and "from 1.2.3.4 (host.example.org)" have one template.
+    "empty": r"(?<!\S)(?:\(\)|\[\]|\{\}|\"\"|'')(?!\S)",
 }
 
 _MASK_RE = re.compile("|".join(f"(?:{pattern})" for pattern in MASK_PATTERNS.values()))

@@ -16,8 +16,10 @@ import re
 __all__ = ["SiblingMerger"]
 
 _WILDCARD = "<*>"
-# The same notion of a plain word as the miner's similarity uses.
-WORD_RE = re.compile(r"[^\w<]*[A-Za-z]+\d?[^\w<]*")
+# A plain word, for the miner's similarity too: a token with a letter, no
+# wildcard and no digit except one at the end (ssh2, SOCKS5), such as "VM",
+# "(Lifecycle", "memory:" or "action:android.intent.action.SCREEN_ON".
+WORD_RE = re.compile(r"[^\d<]*[A-Za-z][^\d<]*\d?[^\w<]*")
 
 # Constant tokens a template must keep besides the merged word: one-word and
 # two-word messages ("normal", "boot (command <*>)") are states, not values.

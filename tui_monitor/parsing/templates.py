@@ -26,8 +26,6 @@ __all__ = ["MinerSettings", "TemplateMatch", "TemplateMiner"]
 logger = logging.getLogger(__name__)
 
 
-# A plain word: letters, maybe one trailing digit (ssh2, SOCKS5), maybe
-# punctuation around it ("(Lifecycle", "memory:").
 _WORD_RE = WORD_RE
 
 
@@ -40,9 +38,10 @@ class _WordDrain(Drain):
     Drain3 0.9.11 such positions count as mismatches, and every such message
     becomes a template of its own.
 
-    A position where both hold a different word of letters only ("VM Started"
-    and "VM Stopped") never becomes a variable, when ``words_must_match`` is
-    set; values with digits and masked values still vary freely. Words that
+    A position where both hold a different plain word ("VM Started" and "VM
+    Stopped", see ``WORD_RE``) never becomes a variable, when
+    ``words_must_match`` is set; values with digits and masked values still
+    vary freely. Words that
     really are variables (user names) then split into several templates,
     which costs less accuracy than merging events that differ by one verb.
     """
