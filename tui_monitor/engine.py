@@ -15,12 +15,15 @@ from dataclasses import dataclass
 
 from tui_monitor.detectors import Decision, StreamDetector, severity_for
 from tui_monitor.features import ClosedWindow, WindowAggregator
+from tui_monitor.plugin_runtime import PluginDetectors, PluginNotifiers, PluginSource
+from tui_monitor.plugins import PluginContext, load_plugins
+from tui_monitor.retention import RetentionPolicy, run_retention
 from tui_monitor.settings import Settings
 from tui_monitor.sources import DirectoryWatcher, EndpointSource, HostSource, LogSource, Observation, SourceState
 from tui_monitor.sources.logfile import LEVELS
-from tui_monitor.store import EventRecord, FeatureStore, WindowRecord
+from tui_monitor.store import Annotation, EventRecord, FeatureStore, WindowRecord, annotations_after
 
-__all__ = ["Engine", "EventChanged", "ObservationMade", "SourceChanged", "Update", "WindowScored"]
+__all__ = ["AnnotationAdded", "Engine", "EventChanged", "ObservationMade", "SourceChanged", "Update", "WindowScored"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,9 @@ logger = logging.getLogger(__name__)
 _CLOSE_GRACE_S = 0.3
 
 _LOG_COUNTS = ("lines", *(f"level_{level}" for level in LEVELS))
+
+# How often the engine looks for annotations written by another process (attach, CLI).
+_ANNOTATION_POLL_S = 2.0
 
 
 @dataclass
@@ -62,7 +68,14 @@ class SourceChanged:
     state: SourceState
 
 
-Update = WindowScored | EventChanged | SourceChanged | ObservationMade
+@dataclass
+class AnnotationAdded:
+    """An annotation reached the store (from this process, ``attach`` or the CLI)."""
+
+    annotation: Annotation
+
+
+Update = WindowScored | EventChanged | SourceChanged | ObservationMade | AnnotationAdded
 
 
 class Engine:
@@ -93,6 +106,13 @@ class Engine:
         self._started_at = 0.0
         self._stopped = asyncio.Event()
         self.windows_closed = 0
+        context = PluginContext(settings.plugin_options, settings.window_s)
+        self.plugins = load_plugins(settings.plugin_dirs, context, is_entry_points=settings.is_entry_point_plugins)
+        self._plugin_detectors = PluginDetectors(self.plugins)
+        self._plugin_notifiers = PluginNotifiers(self.plugins)
+        self._notify_tasks: set[asyncio.Task[None]] = set()
+        self.annotations: list[Annotation] = []
+        self._last_annotation_id = 0
 
     def subscribe(self, listener: Callable[[Update], None]) -> None:
         """Add a listener for engine updates."""
@@ -115,9 +135,9 @@ class Engine:
         if previous is None or (previous.status, previous.detail) != (state.status, state.detail):
             self._publish(SourceChanged(state))
 
-    def _build_sources(self) -> list[HostSource | LogSource | EndpointSource]:
+    def _build_sources(self) -> list[HostSource | LogSource | EndpointSource | PluginSource]:
         s = self.settings
-        sources: list[HostSource | LogSource | EndpointSource] = [HostSource(s.host_interval_s, self._emit, self._report)]
+        sources: list[HostSource | LogSource | EndpointSource | PluginSource] = [HostSource(s.host_interval_s, self._emit, self._report)]
         for pattern in s.log_paths:
             log = LogSource(pattern, self._emit, self._report, self._watcher, poll_s=s.log_poll_s, coalesce_s=s.log_coalesce_s)
             for stream in log.streams():
@@ -130,6 +150,8 @@ class Engine:
             )
             self._report(SourceState(endpoint.stream, "starting"))
             sources.append(endpoint)
+        for plugin in self.plugins.sources:
+            sources.append(PluginSource(plugin, self.plugins, self._emit, self._report))
         return sources
 
     def detector_for(self, stream: str) -> StreamDetector:
@@ -151,12 +173,18 @@ class Engine:
 
     async def run(self, duration_s: float | None = None) -> None:
         """Run until ``stop()`` is called, the task is cancelled or ``duration_s`` passes."""
+        s = self.settings
         self._started_at = time.time()
         self.aggregator.start(self._started_at)
         self._report(SourceState("host", "starting"))
         sources = self._build_sources()
         self._tasks = [asyncio.create_task(_guard(source.name, source.run()), name=f"source:{source.name}") for source in sources]
         self._tasks.append(asyncio.create_task(self._close_windows_forever(), name="windows"))
+        policy = RetentionPolicy(s.samples_retention_days, s.windows_retention_days, s.events_retention_days)
+        conn = self.store.db.conn
+        self._tasks.append(asyncio.create_task(run_retention(conn, policy, interval_s=s.retention_interval_s), name="retention"))
+        self._last_annotation_id = max((a.id or 0 for a in annotations_after(conn, 0)), default=0)
+        self._tasks.append(asyncio.create_task(self._watch_annotations(), name="annotations"))
         logger.info("engine started: %d sources, %.3g s windows, store %s", len(sources), self.settings.window_s, self.store.path)
         try:
             if duration_s is None:
@@ -179,6 +207,13 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         self._watcher.stop()
+        try:
+            # Windows that ended since the last timer tick are stored now, not lost.
+            self.close_windows(time.time())
+        except Exception:
+            logger.exception("storing the last windows at shutdown failed")
+        if self._notify_tasks:
+            await asyncio.wait(self._notify_tasks, timeout=5.0)
         logger.info("engine stopped after %d windows", self.windows_closed)
 
     async def _close_windows_forever(self) -> None:
@@ -194,7 +229,10 @@ class Engine:
 
     def close_windows(self, now: float) -> list[WindowScored]:
         """Close, score and store every window that ended by ``now``."""
-        closed = self.aggregator.close_until(now)
+        return self.process_windows(self.aggregator.close_until(now))
+
+    def process_windows(self, closed: list[ClosedWindow]) -> list[WindowScored]:
+        """Score and store closed windows, oldest first, and publish the results."""
         scored = [self._score(window) for window in closed]
         samples = [(ts, w.stream, values) for w in closed for ts, values in w.samples]
         self.store.write_window_batch(samples, [s.window for s in scored])
@@ -202,7 +240,33 @@ class Engine:
         for result in scored:
             self._publish(result)
             self._track_incident(result)
+            if result.window.start >= self._started_at:  # the first, partial window is not scored
+                for event, change in self._plugin_detectors.process(result.window):
+                    self._record_event(event, change)
         return scored
+
+    def _record_event(self, event: EventRecord, change: str) -> None:
+        self.store.save_event(event)
+        self._publish(EventChanged(event, change))
+        if change == "opened" and self.plugins.notifiers:
+            task = asyncio.get_running_loop().create_task(self._plugin_notifiers.send(event))
+            self._notify_tasks.add(task)
+            task.add_done_callback(self._notify_tasks.discard)
+
+    async def _watch_annotations(self) -> None:
+        while True:
+            await asyncio.sleep(_ANNOTATION_POLL_S)
+            self.poll_annotations()
+
+    def poll_annotations(self) -> list[Annotation]:
+        """Read annotations stored since the last poll, log and publish them."""
+        new = annotations_after(self.store.db.conn, self._last_annotation_id)
+        for annotation in new:
+            self._last_annotation_id = max(self._last_annotation_id, annotation.id or 0)
+            self.annotations.append(annotation)
+            logger.info("annotation by %s (%s): %s", annotation.user, annotation.source, annotation.text)
+            self._publish(AnnotationAdded(annotation))
+        return new
 
     def _score(self, window: ClosedWindow) -> WindowScored:
         record = WindowRecord(window.stream, window.start, window.end, window.features)
@@ -251,11 +315,10 @@ class Engine:
                 event.severity = severity_for(event.score)
                 event.top_features = decision.top_features
             change = "updated"
-        self.store.save_event(event)
         if change == "opened":
             names = ", ".join(f["name"] for f in event.top_features[:3])
             logger.warning("anomaly on %s (score %.3f): %s", event.stream, event.score, names)
-        self._publish(EventChanged(event, change))
+        self._record_event(event, change)
 
 
 async def _guard(name: str, work: object) -> None:

@@ -72,6 +72,9 @@ class Settings:
 
     Times are in seconds. ``warmup_windows`` is how many closed windows each
     stream's detector learns from before it may raise an anomaly.
+    Retention is in days per kind of row (``*_retention_days``); plugins
+    load from ``plugin_dirs`` and, unless ``is_entry_point_plugins`` is
+    false, from installed packages' entry points.
     """
 
     db_path: Path = field(default_factory=default_db_path)
@@ -81,14 +84,21 @@ class Settings:
     host_interval_s: float = 1.0
     endpoint_interval_s: float = 5.0
     endpoint_timeout_s: float = 5.0
-    log_poll_s: float = 1.0
+    log_poll_s: float = 0.25
     log_coalesce_s: float = 0.25
     warmup_windows: int = 30
     threshold: float = 0.98
-    min_deviation_z: float = 4.0
+    min_deviation_z: float = 6.0
     debounce_n: int = 2
     debounce_m: int = 3
     seed: int = 42
+    samples_retention_days: float = 2.0
+    windows_retention_days: float = 30.0
+    events_retention_days: float = 365.0
+    retention_interval_s: float = 600.0
+    plugin_dirs: list[Path] = field(default_factory=list)
+    plugin_options: dict[str, dict[str, str]] = field(default_factory=dict)
+    is_entry_point_plugins: bool = True
 
     def validate(self) -> None:
         """Check value ranges.
@@ -114,6 +124,14 @@ class Settings:
             raise ConfigError(f"invalid --warmup {self.warmup_windows!r}: expected a whole number of windows, 1 or more")
         if not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"invalid --threshold {self.threshold!r}: expected a calibrated score between 0 and 1")
+        retention = {
+            "--keep-samples": self.samples_retention_days,
+            "--keep-windows": self.windows_retention_days,
+            "--keep-events": self.events_retention_days,
+        }
+        for option, days in retention.items():
+            if not days > 0:
+                raise ConfigError(f"invalid {option} {days!r}: expected a number of days above 0, e.g. 2 or 0.5")
         if not 1 <= self.debounce_n <= self.debounce_m:
             raise ConfigError(
                 f"invalid debounce {self.debounce_n!r} of {self.debounce_m!r}: "

@@ -49,10 +49,15 @@ class Decision:
 class StreamDetector:
     """Score each closed window of one stream and decide when it is anomalous.
 
-    A window is *hot* when its calibrated score reaches ``threshold`` and at
-    least one feature is ``min_deviation_z`` robust z-scores from its median;
-    the second test keeps a window that is merely the most unusual of a calm
-    history from alerting. An incident opens when ``debounce_n`` of the last
+    Two scores are calibrated separately and the larger one is the window's
+    score: HalfSpaceTrees' raw score (how isolated the whole vector is) and the
+    largest robust z-score of any feature (how far one feature is from its
+    median). HalfSpaceTrees alone misses a value far outside the learned
+    range, because such a point lands in the edge leaf that holds the largest
+    normal values. A window is *hot* when its score reaches ``threshold`` and
+    at least one feature is ``min_deviation_z`` robust z-scores from its
+    median; the second test keeps a window that is merely the most unusual of
+    a calm history from alerting. An incident opens when ``debounce_n`` of the last
     ``debounce_m`` windows are hot and resolves when none of the last
     ``debounce_m`` are. Hot windows are not learned, so an incident does not
     become the new normal, unless it lasts ``relearn_after`` windows: then the
@@ -67,7 +72,7 @@ class StreamDetector:
         *,
         warmup_windows: int = 30,
         threshold: float = 0.98,
-        min_deviation_z: float = 4.0,
+        min_deviation_z: float = 6.0,
         debounce_n: int = 2,
         debounce_m: int = 3,
         relearn_after: int = 60,
@@ -82,6 +87,7 @@ class StreamDetector:
         self.relearn_after = relearn_after
         self.model = HalfSpaceTreesModel(window_size=max(10, warmup_windows), seed=seed)
         self.calibration = RunningQuantile(size=1000)
+        self.deviation_calibration = RunningQuantile(size=1000)
         self.baseline = RobustBaseline()
         self.windows_seen = 0
         self._recent_hot: deque[bool] = deque(maxlen=debounce_m)
@@ -104,12 +110,12 @@ class StreamDetector:
         """Score one closed window, learn from it when normal, and decide."""
         x = {k: v for k, v in features.items() if math.isfinite(v)}
         raw = self.model.score_one(x) if x else 0.0
-        score = self.calibration.score_one(raw)
-        is_warmup = self.windows_seen < self.warmup_windows
         top = self.baseline.top(x)
+        max_z = max((abs(f["z"]) for f in top), default=0.0)
+        score = max(self.calibration.score_one(raw), self.deviation_calibration.score_one(max_z))
+        is_warmup = self.windows_seen < self.warmup_windows
         self.windows_seen += 1
 
-        max_z = max((abs(f["z"]) for f in top), default=0.0)
         is_hot = (not is_warmup) and score >= self.threshold and max_z >= self.min_deviation_z
         decision = Decision(raw, score, is_warmup, is_hot, False, top_features=top)
 
@@ -133,4 +139,5 @@ class StreamDetector:
             self.model.learn_one(x)
             self.baseline.learn_one(x)
         self.calibration.learn_one(raw)
+        self.deviation_calibration.learn_one(max_z)
         return decision

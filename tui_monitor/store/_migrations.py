@@ -60,6 +60,12 @@ def _initial(db: sqlite_utils.Database) -> None:
     db["events"].create_index(["stream", "window_start"])
 
 
+def _annotations(db: sqlite_utils.Database) -> None:
+    # Markers a person records ("deployed v1.4"); charts and reports show them.
+    db.table("annotations").create({"id": int, "ts": float, "text": str, "user": str, "source": str}, pk="id")
+    db.table("annotations").create_index(["ts"])
+
+
 def _log_templates(db: sqlite_utils.Database) -> None:
     # One Drain3 miner per log stream, serialized, so template ids survive restarts.
     db.table("miner_state").create(
@@ -75,7 +81,8 @@ def _log_templates(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
-    ("0002_log_templates", _log_templates),
+    ("0002_annotations", _annotations),
+    ("0003_log_templates", _log_templates),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -18,9 +18,13 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from tui_monitor.engine import Engine, EventChanged, ObservationMade, SourceChanged, Update, WindowScored
 from tui_monitor.settings import Settings
-from tui_monitor.store import EventRecord, FeatureStore
+from tui_monitor.errors import StoreError
+from tui_monitor.retention import database_size_bytes, format_bytes
+from tui_monitor.store import EventRecord, FeatureStore, add_annotation
+from tui_monitor.ui.annotate import AnnotateScreen
 from tui_monitor.ui.charts import SeriesChart
 from tui_monitor.ui.help import HelpScreen
+from tui_monitor.ui.history import HistoryScreen
 
 __all__ = ["MonitorApp"]
 
@@ -59,16 +63,18 @@ class MonitorApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
+        Binding("h", "history", "History"),
+        Binding("a", "annotate", "Annotate"),
     ]
     CSS = """
     #charts {
         grid-size: 2 2;
-        height: 1fr;
+        height: 2fr;
         min-height: 10;
     }
     #events {
         height: 1fr;
-        min-height: 5;
+        min-height: 4;
     }
     """
 
@@ -97,7 +103,7 @@ class MonitorApp(App[None]):
             yield SeriesChart("CPU %", y_max=100, id="chart-cpu")
             yield SeriesChart("Memory used %", y_max=100, id="chart-mem")
             yield SeriesChart("Log lines/s", id="chart-logs")
-            yield SeriesChart("Anomaly score (max over streams)", y_max=1, id="chart-score")
+            yield SeriesChart("Anomaly score by stream", y_max=1, id="chart-score")
         yield DataTable(id="events", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -115,6 +121,8 @@ class MonitorApp(App[None]):
         self._refresh_table()
         self.sub_title = str(self.store.path)
         self.set_interval(CHART_REFRESH_S, self._redraw)
+        for failure in self.engine.plugins.failures:
+            self.notify(f"{failure.origin}: {failure.message}", title="Plugin disabled", severity="error", timeout=15)
         self.run_worker(self._run_engine(), name="engine", group="engine", exclusive=True)
 
     async def _run_engine(self) -> None:
@@ -178,7 +186,8 @@ class MonitorApp(App[None]):
                 else:
                     text += f" [{dstyle}]{detector.state}[/]"
             parts.append(text)
-        self.query_one("#sources", SourcesBar).update("  │  ".join(parts) or "no sources")
+        parts.append(f"db {format_bytes(database_size_bytes(self.store.path))}")
+        self.query_one("#sources", SourcesBar).update("  │  ".join(parts))
 
     def _refresh_table(self) -> None:
         table = self.query_one("#events", DataTable)
@@ -204,6 +213,24 @@ class MonitorApp(App[None]):
     def action_help(self) -> None:
         """Show the help screen."""
         self.push_screen(HelpScreen())
+
+    def action_history(self) -> None:
+        """Open the history screen on this store."""
+        self.push_screen(HistoryScreen(self.store.path))
+
+    def action_annotate(self) -> None:
+        """Ask for an annotation and record it in the store."""
+        self.push_screen(AnnotateScreen(), self._record_annotation)
+
+    def _record_annotation(self, text: str | None) -> None:
+        if not text:
+            return
+        try:
+            annotation = add_annotation(self.store.db.conn, text, source="ui")
+        except StoreError as exc:
+            self.notify(str(exc), title="Annotation not recorded", severity="error")
+            return
+        self.notify(f"{annotation.text} ({annotation.user})", title="Annotation recorded")
 
     async def action_quit(self) -> None:
         """Stop the engine (every closed window is already stored), then exit."""

@@ -48,6 +48,7 @@ class SeriesChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         plt.title(self.title)
+        plt.xlabel("seconds ago")
         plt.xlim(-self.span_s, 0)
         if self.y_max is not None:
             plt.ylim(0, self.y_max)

@@ -25,6 +25,12 @@ windows in a row open an **anomaly**.
 | `q` | quit, with everything written to the database |
 | `tab` | move focus between the table and other widgets |
 | `↑` `↓` | move in the anomaly table |
+| `h` | history: anomalies per hour or day, filtered events, any stored feature |
+| `a` | record an annotation (e.g. "deployed v1.4") that charts and reports show |
+
+In the history screen: `1` to `5` pick the last 1 h, 6 h, 24 h, 7 d or
+30 d; `b` switches hours and days; `r` and `m` write an HTML or Markdown
+report next to the database; `escape` or `h` goes back.
 | `escape` | close this help |
 """
 

@@ -1,0 +1,104 @@
+"""The terminal UI driven by Textual's pilot on a real engine and store."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+from textual.widgets import DataTable
+
+from tui_monitor.features import ClosedWindow
+from tui_monitor.settings import Settings
+from tui_monitor.store import FeatureStore
+from tui_monitor.ui import MonitorApp
+from tui_monitor.ui.app import SourcesBar
+from tui_monitor.ui.charts import SeriesChart
+from tui_monitor.ui.help import HelpScreen
+
+
+def make_app(tmp_path: Path, log: Path | None = None) -> MonitorApp:
+    settings = Settings(
+        db_path=tmp_path / "monitor.db",
+        window_s=1.0,
+        host_interval_s=0.25,
+        log_paths=[str(log)] if log else [],
+        log_poll_s=0.2,
+        log_coalesce_s=0.05,
+        warmup_windows=10,
+    )
+    return MonitorApp(settings, FeatureStore(settings.db_path))
+
+
+def synthetic_windows(start: float, count: int, spike_from: int) -> list[ClosedWindow]:
+    rng = random.Random(11)
+    windows = []
+    for index in range(count):
+        latency = rng.gauss(20.0, 2.0) if index < spike_from else 900.0
+        features = {"http.synthetic.latency_ms.mean": latency, "http.synthetic.up.mean": 1.0}
+        windows.append(ClosedWindow("http.synthetic", start + index, start + index + 1, features, []))
+    return windows
+
+
+async def test_ui_shows_charts_table_and_new_event(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    app = make_app(tmp_path, log)
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        charts = list(app.query(SeriesChart))
+        assert {c.id for c in charts} == {"chart-cpu", "chart-mem", "chart-logs", "chart-score"}
+        table = app.query_one("#events", DataTable)
+        assert table.row_count == 0
+
+        with log.open("a") as f:
+            f.write("INFO hello\nERROR boom\n")
+        await pilot.pause(2.5)
+        assert "log.app" in str(app.query_one("#sources", SourcesBar).render())
+        assert app.query_one("#chart-cpu", SeriesChart).redraws >= 1
+
+        app.engine.process_windows(synthetic_windows(time.time() + 5, 40, spike_from=37))
+        await pilot.pause()
+        assert table.row_count == 1
+        row = table.get_row_at(0)
+        assert row[1] == "http.synthetic"
+        assert "http.synthetic.latency_ms.mean" in str(row[5])
+
+        await pilot.press("q")
+
+    assert app.return_code == 0
+    store = FeatureStore(tmp_path / "monitor.db", readonly=True)
+    assert store.integrity_check() == "ok"
+    [event] = store.events_since(0.0)
+    assert event.stream == "http.synthetic"
+    assert sum(w.features["log.app.lines"] for w in store.windows_since("log.app", 0.0)) == 2
+    store.close()
+    app.store.close()
+
+
+async def test_help_opens_and_closes(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+
+    app.store.close()
+
+
+async def test_ui_fits_80_by_24_and_resizes(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one("#events", DataTable)
+        assert table.region.height >= 3
+        assert all(c.region.height >= 5 for c in app.query(SeriesChart))
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert table.region.width == 120
+        await pilot.press("q")
+
+    app.store.close()
