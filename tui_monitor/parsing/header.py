@@ -3,7 +3,7 @@
 Plain-text logs put a header before the message: dates, clock times, a host,
 a process id, a level, a component ending in a colon, bracketed context.
 ``strip_header`` removes such a header with one set of rules for every
-layout, so the template miner sees only the message. It knows no particular
+layout, so the template miner receives only the message. It knows no particular
 product's layout; it reads tokens:
 
 1. Leading header tokens are skipped: date and time shapes, numbers, month
@@ -173,6 +173,7 @@ def _skip_context(tokens: list[str], index: int, had_header: bool, is_after_cloc
             return index + 1
         else:
             break
+
     # A component ending in a colon, maybe after a host name. Past the first
     # token it must look like a program (brackets, dots, digits), so that a
     # message such as "Notification time out: 3200" stays whole, except in
@@ -187,6 +188,7 @@ def _skip_context(tokens: list[str], index: int, had_header: bool, is_after_cloc
             return at + 1
         if token.endswith(":"):
             break
+
     if not had_header or index + 1 >= len(tokens):
         return index
     # "logger.name [context]", "program -" and "program *64 -".

@@ -155,7 +155,11 @@ def parse_access(line: str, clock: TimeParser) -> LogRecord | None:
         request_time_ms = _request_time_ms(groups["extra"])
         if request_time_ms is not None:
             fields["request_time_ms"] = request_time_ms
-    level = "error" if status >= 500 else "warn" if status >= 400 else "info"
+    level = "info"
+    if status >= 500:
+        level = "error"
+    elif status >= 400:
+        level = "warn"
     return LogRecord(ts=ts, level=level, message=request, fields=fields, raw=line, format="access")
 
 

@@ -40,9 +40,10 @@ MASK_PATTERNS: dict[str, str] = {
     "empty": r"(?<!\S)(?:\(\)|\[\]|\{\}|\"\"|'')(?!\S)",
 }
 
-# Every pattern starts after a non-word character (or the start), so the same
-# check in front of the alternation changes no match; it lets the engine skip
-# positions inside words at once, which makes masking about 1.6x faster.
+# Every pattern starts after a non-word character or at the start, so the same
+# check in front of the alternation changes no match. It lets the engine skip
+# positions inside words at once, which made masking 1.6x faster on the
+# loghub-2k messages.
 _MASK_RE = re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{pattern})" for pattern in MASK_PATTERNS.values()) + ")")
 # A token made of wildcards and punctuation only ("(<*>)", "<*>:<*>", "<<*>")
 # is one variable.

@@ -1,8 +1,8 @@
 """The log pipeline of one stream: lines in, records with templates out, window features.
 
-``LogPipeline`` runs on the engine's event loop thread; it does no I/O except
-``save`` (and the periodic save inside ``window_features``), which writes the
-miner state to the feature store in one small transaction.
+``LogPipeline`` runs on the engine's event loop thread. Its only I/O is
+``save`` (also called from ``window_features`` once a minute), which writes
+the miner state to the feature store in one small transaction.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ class LogPipeline:
         record.template_id = match.template_id
         record.is_new_template = match.is_new
         if match.is_new:
-            logger.info("log %s: new template t%d: %s", self.stream, match.template_id, match.template)
+            logger.debug("log %s: new template t%d: %s", self.stream, match.template_id, match.template)
         self._features.add(record)
         done.append(record)
         self._pending = None

@@ -2,7 +2,7 @@
 
 The miner never turns two different plain words into a variable, because
 "VM Started" and "VM Stopped" are different events. But some words are
-values: user names, hosts, file names. ``SiblingMerger`` tells the two apart
+values: user names, hosts, file names. ``SiblingMerger`` separates the two
 by how many distinct words a position takes: an enumeration of event kinds
 shows a few, a value shows many. When ``min_words`` templates are equal
 except for a word at the same position, they and every later such template

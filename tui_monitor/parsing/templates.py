@@ -34,7 +34,7 @@ class _WordDrain(Drain):
 
     A position where both the template and the message hold the wildcard
     (a value masked before mining) is left out of the similarity, so a
-    message made mostly of masked values can still reach the threshold; in
+    message made mostly of masked values can still reach the threshold. In
     Drain3 0.9.11 such positions count as mismatches, and every such message
     becomes a template of its own.
 
@@ -194,7 +194,7 @@ class TemplateMiner:
             ) from exc
         if not isinstance(drain, Drain) or not isinstance(siblings, SiblingMerger):
             raise StoreError(
-                f"saved template miner state holds {type(drain).__name__!r}, not a Drain tree; "
+                f"saved template miner state is invalid: it contains {type(drain).__name__!r}, not a Drain tree; "
                 "delete the stream's row from the miner_state table to start mining afresh"
             )
         fresh = self._new_drain()

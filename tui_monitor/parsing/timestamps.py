@@ -2,9 +2,9 @@
 
 Each layout is read with one regex and ``calendar.timegm``, because
 ``datetime.strptime`` per line makes a parse about six times slower. Times
-without a zone are read in the parser's time zone (the machine's local zone
-unless one is given); the UTC offset of that zone is cached per hour so
-daylight-saving changes are honoured.
+without a zone are read in the parser's time zone, which is the machine's
+local zone unless one is given. The UTC offset of that zone is cached per
+hour, so daylight-saving changes are honoured.
 """
 
 from __future__ import annotations
