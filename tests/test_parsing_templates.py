@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import base64
+import os
+import pickle
 import zlib
+from collections import OrderedDict
 
-import jsonpickle
 import pytest
 
 from tui_monitor.errors import StoreError
@@ -73,8 +74,14 @@ def test_state_round_trip_keeps_merges() -> None:
 
 
 def test_state_of_wrong_type_rejected() -> None:
-    state = base64.b64encode(zlib.compress(jsonpickle.dumps({"drain": 1, "siblings": 2, "lines_seen": 0}).encode()))
+    state = zlib.compress(pickle.dumps({"drain": 1, "siblings": 2, "lines_seen": 0}))
     with pytest.raises(StoreError, match="not a Drain tree"):
+        TemplateMiner(state=state)
+
+
+def test_state_naming_other_class_rejected() -> None:
+    state = zlib.compress(pickle.dumps({"drain": OrderedDict, "siblings": os.getcwd, "lines_seen": 0}))
+    with pytest.raises(StoreError, match="posix.getcwd|not part of a template miner state"):
         TemplateMiner(state=state)
 
 

@@ -8,13 +8,14 @@ survive restarts; the pipeline keeps it in the feature store.
 
 from __future__ import annotations
 
-import base64
+import io
 import logging
+import pickle
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import jsonpickle
 from drain3.drain import Drain
 
 from tui_monitor.errors import StoreError
@@ -27,6 +28,27 @@ logger = logging.getLogger(__name__)
 
 
 _WORD_RE = WORD_RE
+
+# The only classes a saved miner state may contain. Unpickling runs code of
+# the classes it names, so a state that names any other class is rejected.
+_STATE_CLASSES = frozenset(
+    {
+        ("collections", "OrderedDict"),
+        ("drain3.drain", "LogCluster"),
+        ("drain3.drain", "LogClusterCache"),
+        ("drain3.drain", "Node"),
+        ("drain3.simple_profiler", "NullProfiler"),
+        ("tui_monitor.parsing.siblings", "SiblingMerger"),
+        ("tui_monitor.parsing.templates", "_WordDrain"),
+    }
+)
+
+
+class _StateUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _STATE_CLASSES:
+            raise pickle.UnpicklingError(f"class {module}.{name} is not part of a template miner state")
+        return super().find_class(module, name)
 
 
 class _WordDrain(Drain):
@@ -175,19 +197,21 @@ class TemplateMiner:
         return self.lines_seen >= self.settings.warmup_lines
 
     def save_state(self) -> bytes:
-        """Serialize the tree, the templates and the line count to bytes."""
-        payload = jsonpickle.dumps(
-            {"drain": self._drain, "siblings": self._siblings, "lines_seen": self.lines_seen}, keys=True
-        )
-        return base64.b64encode(zlib.compress(payload.encode("utf-8")))
+        """Serialize the tree, the templates and the line count to bytes.
+
+        Pickle, compressed: about 15 ms for 1,200 templates, where Drain3's
+        own jsonpickle snapshot took about 0.5 s, too long for the event loop.
+        """
+        payload = {"drain": self._drain, "siblings": self._siblings, "lines_seen": self.lines_seen}
+        return zlib.compress(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
     def _load(self, state: bytes) -> None:
         try:
-            payload = jsonpickle.loads(zlib.decompress(base64.b64decode(state)).decode("utf-8"), keys=True)
+            payload = _StateUnpickler(io.BytesIO(zlib.decompress(state))).load()
             drain = payload["drain"]
             siblings = payload["siblings"]
             lines_seen = int(payload["lines_seen"])
-        except (ValueError, TypeError, KeyError, zlib.error, UnicodeDecodeError) as exc:
+        except (pickle.UnpicklingError, ValueError, TypeError, KeyError, EOFError, zlib.error) as exc:
             raise StoreError(
                 f"saved template miner state is unreadable ({exc}); "
                 "delete the stream's row from the miner_state table to start mining afresh"
