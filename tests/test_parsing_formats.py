@@ -153,6 +153,14 @@ def test_syslog3164_iso_stamp() -> None:
     assert record.fields["app"] == "kernel"
 
 
+def test_syslog_iso_level_word_is_not_host() -> None:
+    record = parse_syslog3164("2024-05-01T12:00:00Z ERROR payment failed", CLOCK)
+    assert record is not None
+    assert record.level == "error"
+    assert "host" not in record.fields
+    assert record.message == "payment failed"
+
+
 def test_syslog5424_full() -> None:
     line = '<165>1 2024-05-01T12:00:00.003Z host1 evntslog 1234 ID47 [exampleSDID@32473 iut="3" eventSource="App"] An application event'
     record = parse_syslog5424(line, CLOCK)
@@ -276,6 +284,13 @@ def test_plain_syslog_like_header() -> None:
     record = parse_plain("May  1 12:00:00 combo kernel: oom-killer invoked", CLOCK)
     assert record.ts == NOON
     assert record.message == "oom-killer invoked"
+
+
+def test_plain_logback_layout() -> None:
+    record = parse_plain("2024-05-01 12:00:00.250 [main] WARN com.example.Pool - pool 80% used", CLOCK)
+    assert record.ts == NOON + 0.25
+    assert record.level == "warn"
+    assert record.message == "pool 80% used"
 
 
 def test_plain_no_header() -> None:

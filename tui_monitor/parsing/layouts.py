@@ -73,13 +73,18 @@ def parse_syslog3164(line: str, clock: TimeParser) -> LogRecord | None:
         ts = clock.syslog(groups["month"], groups["day"], groups["clock"])
     if ts is None:
         return None
-    fields: dict[str, Any] = {"host": groups["host"]}
+    fields: dict[str, Any] = {}
+    host = groups["host"]
+    # "<ISO time> ERROR message" is not syslog with host ERROR: keep the level.
+    host_level = normalize_level(host) if host.isupper() else None
+    if host_level is None:
+        fields["host"] = host
     if groups["app"] is not None:
         fields["app"] = groups["app"]
     if groups["pid"]:
         fields["pid"] = groups["pid"]
     message = groups["msg"]
-    level = _level_from_pri(groups["pri"], fields)
+    level = _level_from_pri(groups["pri"], fields) or host_level
     if level is None:
         level = level_in_text(message)
     return LogRecord(ts=ts, level=level, message=message, fields=fields, raw=line, format="syslog")
