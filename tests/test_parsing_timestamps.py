@@ -67,6 +67,22 @@ def test_syslog_jan1_read_on_jan1_is_this_year() -> None:
     assert _at(2027, 1, 1, 0, 5).syslog("Jan", " 1", "00:01:00") == _epoch(2027, 1, 1, 0, 1)
 
 
+def test_syslog_new_year_east_of_utc() -> None:
+    # 00:05 on Jan 1 in Sydney is still Dec 31 in UTC; the line is this year's.
+    sydney = ZoneInfo("Australia/Sydney")
+    now = datetime(2027, 1, 1, 0, 5, tzinfo=sydney).timestamp()
+    parser = TimeParser(tz=sydney, now=lambda: now)
+    assert parser.syslog("Jan", " 1", "00:01:00") == datetime(2027, 1, 1, 0, 1, tzinfo=sydney).timestamp()
+
+
+def test_syslog_new_year_west_of_utc() -> None:
+    # 23:59 on Dec 31 in New York is already Jan 1 in UTC; the line is this year's.
+    new_york = ZoneInfo("America/New_York")
+    now = datetime(2026, 12, 31, 23, 59, 30, tzinfo=new_york).timestamp()
+    parser = TimeParser(tz=new_york, now=lambda: now)
+    assert parser.syslog("Dec", "31", "23:59:00") == datetime(2026, 12, 31, 23, 59, tzinfo=new_york).timestamp()
+
+
 def test_syslog_slightly_ahead_stays_this_year() -> None:
     # A sender whose clock runs an hour fast is not a year old.
     assert _at(2026, 6, 1, 12).syslog("Jun", " 1", "13:00:00") == _epoch(2026, 6, 1, 13)

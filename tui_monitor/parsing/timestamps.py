@@ -141,7 +141,8 @@ class TimeParser:
             return None
         fraction = clock[9:] if len(clock) > 9 and clock[8] == "." else None
         now = self._now()
-        year = time.gmtime(now).tm_year
+        # The year on the local wall clock, which may differ from UTC's at New Year.
+        year = time.gmtime(now + self.local_offset_s(now)).tm_year
         epoch = self._epoch((year, month_number, *fields), fraction, None)
         if epoch is not None and epoch > now + _FUTURE_SLACK_S:
             epoch = self._epoch((year - 1, month_number, *fields), fraction, None)
