@@ -118,6 +118,21 @@ def test_redetects_when_format_changes() -> None:
     assert pipeline.format == "python"
 
 
+def test_redetects_after_header_format() -> None:
+    pipeline = _pipeline()
+    pipeline.feed(["May  1 12:00:00 h app[1]: up"])
+    records = pipeline.feed([f'{{"level": "info", "msg": "event {i}"}}' for i in range(30)])
+    assert pipeline.format == "json"
+    assert records[-1].format == "json"
+
+
+def test_headerless_message_keeps_format() -> None:
+    pipeline = _pipeline()
+    pipeline.feed(["2024-05-01 12:00:00,000 INFO app: config:"])
+    pipeline.feed([f"key{i} = value{i}" for i in range(40)])
+    assert pipeline.format == "python"
+
+
 def test_same_message_shape_same_template() -> None:
     pipeline = _pipeline()
     lines = [f"2024-05-01 12:00:0{i},000 INFO app: user {i} logged in from 10.0.0.{i}" for i in range(5)]

@@ -123,7 +123,7 @@ class LogPipeline:
     def _parse(self, line: str) -> LogRecord | None:
         """Parse a line that starts a record, or return None for a continuation line."""
         fmt = self.format or "plain"
-        is_after_multiline = bool(self._pending_lines) and len(self._pending_lines) > 1
+        is_after_multiline = len(self._pending_lines) > 1
         if fmt == "plain":
             if self._pending is not None and looks_like_continuation(line, is_after_multiline=is_after_multiline):
                 return None
@@ -133,21 +133,27 @@ class LogPipeline:
         if record is not None:
             self._misses = 0
             return record
-        if self._pending is not None and (
-            fmt in _HEADER_FORMATS or looks_like_continuation(line, is_after_multiline=is_after_multiline)
-        ):
+        is_continuation = looks_like_continuation(line, is_after_multiline=is_after_multiline)
+        if not is_continuation:
+            self._misses += 1
+            if self.is_auto and self._misses >= _REDETECT_AFTER:
+                self._redetect()
+        if self._pending is not None and (fmt in _HEADER_FORMATS or is_continuation):
             return None
-        self._misses += 1
-        if self.is_auto and self._misses >= _REDETECT_AFTER:
-            self._redetect()
         return parse_plain(line, self._clock)
 
     def _redetect(self) -> None:
-        old = self.format
-        self.format = detect_format(list(self._recent), self._clock)
+        """Detect the format again from the last lines; switch only to a structured one.
+
+        A long message without headers (a pretty-printed value) also fails the
+        format line after line, and must not turn a Python log into plain text.
+        """
         self._misses = 0
-        if self.format != old:
-            logger.warning("log %s: lines no longer match format %s; now reading them as %s", self.stream, old, self.format)
+        found = detect_format(list(self._recent), self._clock)
+        if found in (self.format, "plain"):
+            return
+        logger.warning("log %s: lines no longer match format %s; now reading them as %s", self.stream, self.format, found)
+        self.format = found
 
     def _join(self, line: str, done: list[LogRecord]) -> None:
         if self._pending is None or len(self._pending_lines) >= _MAX_JOINED_LINES:
