@@ -93,3 +93,11 @@ def test_sibling_merger_resolves_chain() -> None:
     assert merger.template(3) == "open file <*> now"
     assert merger.template(7) is None
     assert merger.merged_count == 1
+
+
+def test_merged_template_survives_root_change() -> None:
+    merger = SiblingMerger(min_words=2)
+    merger.observe(3, ("open", "file", "alpha", "now", "ok"))
+    merger.observe(7, ("open", "file", "beta", "now", "ok"))
+    merger.observe(3, ("open", "file", "alpha", "now", "<*>"))  # the miner generalized template 3
+    assert merger.template(3) == "open file <*> now <*>"

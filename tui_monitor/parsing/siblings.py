@@ -33,15 +33,19 @@ class SiblingMerger:
         min_words: distinct words a position must show before it is a variable.
     """
 
-    def __init__(self, min_words: int = 4) -> None:
+    def __init__(self, min_words: int = 5) -> None:
         self.min_words = min_words
         self._parent: dict[int, int] = {}
         self._groups: dict[tuple[str, ...], set[int]] = {}
-        self._tokens: dict[int, tuple[str, ...]] = {}
+        self._tokens: dict[int, tuple[str, ...]] = {}  # latest tokens of each template
+        self._merged: dict[int, tuple[str, ...]] = {}  # tokens of each merged root
 
     def observe(self, template_id: int, tokens: tuple[str, ...]) -> None:
         """Record a new or changed template and merge it with its siblings."""
         self._tokens[template_id] = tokens
+        root = self.resolve(template_id)
+        if root in self._merged:
+            self._merged[root] = _generalize(self._merged[root], tokens)
         constants = sum(token != _WILDCARD for token in tokens)
         if constants <= _MIN_CONTEXT:
             return
@@ -57,11 +61,11 @@ class SiblingMerger:
     def _union(self, group: set[int], key: tuple[str, ...]) -> None:
         roots = {self.resolve(member) for member in group}
         root = min(roots)
-        merged = self._tokens.get(root, key)
+        merged = key
         for other in roots:
             self._parent[other] = root
-            merged = _generalize(merged, self._tokens.get(other, key))
-        self._tokens[root] = _generalize(merged, key)
+            merged = _generalize(merged, self._merged.pop(other, self._tokens.get(other, key)))
+        self._merged[root] = merged
 
     def resolve(self, template_id: int) -> int:
         """Return the id that ``template_id`` is merged into (itself if none)."""
@@ -74,9 +78,8 @@ class SiblingMerger:
 
     def template(self, template_id: int) -> str | None:
         """Return the merged template text of a root id, or None if it was never merged."""
-        if template_id not in self._parent.values():
-            return None
-        return " ".join(self._tokens[template_id])
+        merged = self._merged.get(template_id)
+        return None if merged is None else " ".join(merged)
 
     @property
     def merged_count(self) -> int:
