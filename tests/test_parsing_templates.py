@@ -46,6 +46,15 @@ def test_many_user_names_become_variable() -> None:
     assert miner.template(ids[0]) == "Invalid user <*> from <*>"
 
 
+def test_merged_names_stop_making_clusters() -> None:
+    # Each new name would otherwise be a cluster that every message is compared with.
+    miner = TemplateMiner(MinerSettings(min_word_values=3))
+    names = ["".join(chr(97 + (i * 7 + k) % 26) for k in range(5)) for i in range(100)]
+    ids = _ids(miner, [f"Accepted publickey for {name} from 10.0.0.1 port 22" for name in names])
+    assert len(set(ids)) == 1
+    assert miner.cluster_count <= 4
+
+
 def test_few_words_stay_separate_templates() -> None:
     miner = TemplateMiner(MinerSettings(min_word_values=3))
     ids = _ids(miner, ["cupsd startup succeeded now", "cupsd shutdown succeeded now"])

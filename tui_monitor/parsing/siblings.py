@@ -81,6 +81,10 @@ class SiblingMerger:
         merged = self._merged.get(template_id)
         return None if merged is None else " ".join(merged)
 
+    def merged_tokens(self, template_id: int) -> tuple[str, ...] | None:
+        """Return the merged template tokens of a root id, or None if it was never merged."""
+        return self._merged.get(template_id)
+
     @property
     def merged_count(self) -> int:
         """Number of template ids merged into another."""

@@ -163,6 +163,7 @@ class TemplateMiner:
         self.lines_seen += 1
         if change != "none" and self.settings.min_word_values:
             self._siblings.observe(cluster.cluster_id, tuple(cluster.log_template_tokens))
+            self._widen_root(cluster.cluster_id)
         template_id = self._siblings.resolve(cluster.cluster_id)
         is_new = (
             change == "cluster_created"
@@ -170,6 +171,19 @@ class TemplateMiner:
             and self.lines_seen > self.settings.warmup_lines
         )
         return TemplateMatch(template_id, self.template(template_id) or "", is_new)
+
+    def _widen_root(self, template_id: int) -> None:
+        """Give a merged root's Drain cluster the merged template.
+
+        Later messages with yet another word at the merged position then join
+        that cluster instead of each making a cluster of their own, which
+        would make every message compare with all of them.
+        """
+        root = self._siblings.resolve(template_id)
+        merged = self._siblings.merged_tokens(root)
+        cluster = self._drain.id_to_cluster.get(root)
+        if merged is not None and cluster is not None and len(merged) == len(cluster.log_template_tokens):
+            cluster.log_template_tokens = merged
 
     def resolve(self, template_id: int) -> int:
         """Return the id a template is known by now: itself, or the id it was merged into."""
@@ -190,6 +204,11 @@ class TemplateMiner:
             template_id = self._siblings.resolve(cluster.cluster_id)
             counts[template_id] = counts.get(template_id, 0) + cluster.size
         return [(template_id, self.template(template_id) or "", count) for template_id, count in sorted(counts.items())]
+
+    @property
+    def cluster_count(self) -> int:
+        """Number of Drain clusters kept, including those merged into another template."""
+        return len(self._drain.clusters)
 
     @property
     def is_warm(self) -> bool:
