@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -18,7 +19,7 @@ LINES = [
 ]
 
 
-def _load_script():  # type: ignore[no-untyped-def]
+def _load_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("bench_loghub", _SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,8 +10,9 @@ import pytest
 from tui_monitor.parsing.timestamps import TimeParser, epoch_from_number
 
 
-def _epoch(*args: int, tz: timezone = UTC) -> float:
-    return datetime(*args, tzinfo=tz).timestamp()
+def _epoch(*args: int, tz: tzinfo = UTC) -> float:
+    hour, minute, second = (*args[3:], 0, 0, 0)[:3]
+    return datetime(args[0], args[1], args[2], hour, minute, second, tzinfo=tz).timestamp()
 
 
 def _at(*args: int) -> TimeParser:
