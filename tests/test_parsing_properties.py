@@ -61,3 +61,15 @@ def test_pipeline_accepts_any_lines(lines: list[str]) -> None:
     features = pipeline.window_features()
     assert features["log.fuzz.records"] == 0.0 or features["log.fuzz.records"] == float(len(records))
     assert all(r.template_id is not None for r in records)
+
+
+_LINE = st.text(alphabet=st.characters(blacklist_characters="\n"), max_size=80)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(_LINE, st.sampled_from(["  at x", "Traceback (most recent call last):", "KeyError: 1", "{}"])), max_size=15))
+def test_pipeline_keeps_every_line(lines: list[str]) -> None:
+    pipeline = LogPipeline("log.fuzz", tz=UTC)
+    records = pipeline.feed(lines) + pipeline.flush()
+    kept = [line.rstrip("\r\n") for line in lines]
+    assert sum(record.line_count for record in records) == sum(1 for line in kept if line.strip())
