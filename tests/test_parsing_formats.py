@@ -293,6 +293,25 @@ def test_plain_logback_layout() -> None:
     assert record.message == "pool 80% used"
 
 
+def test_plain_go_log_layout() -> None:
+    record = parse_plain("2024/05/01 12:00:00 listening on :8080", CLOCK)
+    assert record.ts == NOON
+    assert record.message == "listening on :8080"
+
+
+def test_plain_klog_layout() -> None:
+    record = parse_plain("E0501 12:00:00.123456       1 reflector.go:138] failed to list pods", CLOCK)
+    assert record.level == "error"
+    assert record.message == "failed to list pods"
+
+
+def test_plain_tab_separated_layout() -> None:
+    record = parse_plain("2024-05-01T12:00:00.000Z\tINFO\tserver/main.go:12\tstarted", CLOCK)
+    assert record.ts == NOON
+    assert record.level == "info"
+    assert record.message == "server/main.go:12\tstarted"
+
+
 def test_plain_no_header() -> None:
     record = parse_plain("nothing to see", CLOCK)
     assert record.ts is None

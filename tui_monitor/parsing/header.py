@@ -37,7 +37,9 @@ _TIMEISH_RE = re.compile(r"[\d][\d:.,/\-_+TZ]*,?")
 # Host, node and file names carrying digits: dn228, R02-M1-N0-C:J12-U11,
 # nova-api.log.1.2017-05-16_13:53:08.
 _IDISH_RE = re.compile(r"(?=[^\s]*\d)[\w.:/\-]+")
-_COMPONENT_RE = re.compile(r"[\w.$\-/@<>(),\[\]]{1,100}:")
+# glog and klog put the level letter before the date: I0501, E1231.
+_GLOG_LEVEL_RE = re.compile(r"[IWEF]\d{4}")
+_COMPONENT_RE = re.compile(r"[\w.$\-/@<>(),\[\]]{1,100}:|[\w.\-/]{1,100}:\d+\]")
 _PROGRAMISH_RE = re.compile(r"[\[(.@$/\d]")
 # 12:01:01, 12:01:01.123, or a 9-10 digit epoch number.
 _CLOCK_OR_EPOCH_RE = re.compile(r"\d\d:\d\d:\d\d(?:[.,]\d+)?|\d{9,10}")
@@ -56,6 +58,8 @@ def _is_level(token: str) -> bool:
     Upper case (``INFO``, ``W``), title case (``Info``) or bracketed
     (``[notice]``); a bare lower-case ``error`` is more often message text.
     """
+    if _GLOG_LEVEL_RE.fullmatch(token):
+        return True
     word = token.strip("[]<>():,")
     if word.lower() not in _LEVEL_WORDS and not (len(word) == 1 and word in _SHORT_LEVELS):
         return False
@@ -115,11 +119,14 @@ def split_header(line: str) -> tuple[str, str]:
     ('', 'just a message')
     """
     line = line.rstrip()
+    # Tabs separate fields in some layouts (zap's console encoder); a space
+    # has the same length, so spans found in the copy cut the original line.
+    tokenized = line.replace("\t", " ") if "\t" in line else line
     if "|" in line[:120]:
         piped = _split_pipes(line)
         if piped is not None:
             return piped
-    spans = _tokens_with_bracket_groups(line)
+    spans = _tokens_with_bracket_groups(tokenized)
     if not spans:
         return "", line
     tokens = [line[a:b] for a, b in spans]

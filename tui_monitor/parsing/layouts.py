@@ -54,6 +54,8 @@ _PYTHON_DASH_RE = re.compile(
 )
 # WARNING:app.db:message  (logging.basicConfig's default)
 _PYTHON_BASIC_RE = re.compile(r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL|[A-Z]+):(?P<name>[^:\s]*):(?P<msg>.*)")
+# glog and klog: a level letter glued to the month and day, "I0501 12:00:00.123456".
+_GLOG_HEADER_RE = re.compile(r"([IWEF])\d{4} ")
 _PYTHON_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL", "NOTSET"})
 
 
@@ -228,4 +230,6 @@ def parse_plain(line: str, clock: TimeParser) -> LogRecord:
         short = SYSLOG_TIME_RE.search(header, 0, 60)
         if short is not None:
             ts = clock.syslog(short.group(1), short.group(2), line[short.start(3) : short.end()])
-    return LogRecord(ts=ts, level=level_in_text(header or line), message=message, raw=line, format="plain")
+    glog = _GLOG_HEADER_RE.match(header)
+    level = normalize_level(glog.group(1)) if glog else level_in_text(header or line)
+    return LogRecord(ts=ts, level=level, message=message, raw=line, format="plain")
