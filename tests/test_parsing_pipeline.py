@@ -51,6 +51,15 @@ def test_last_record_held_until_flush() -> None:
     assert len(pipeline.flush()) == 1
 
 
+def test_record_released_at_window_close_is_returned() -> None:
+    pipeline = _pipeline()
+    pipeline.feed(["INFO:app:first"])
+    assert pipeline.window_features()["log.app.records"] == 1.0
+    records = pipeline.feed(["INFO:app:second"])
+    assert [r.message for r in records] == ["first"]
+    assert pipeline.window_features()["log.app.records"] == 1.0
+
+
 def test_java_stack_trace_joined() -> None:
     lines = [
         "2024-05-01 12:00:00 ERROR [main] com.example.App: request failed",

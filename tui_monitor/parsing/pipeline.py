@@ -87,6 +87,7 @@ class LogPipeline:
         self.miner = TemplateMiner(settings, state)
         self._features = LogWindowFeatures(stream, top_templates)
         self._pending: LogRecord | None = None
+        self._outbox: list[LogRecord] = []  # released by window_features, not yet returned
         self._pending_lines: list[str] = []
         self._misses = 0
         self._recent: deque[str] = deque(maxlen=DETECT_LINES)
@@ -98,11 +99,12 @@ class LogPipeline:
 
         The last record is held back until a line that starts a new record
         arrives (it may still get continuation lines), or until ``flush``.
+        Records released by ``window_features`` come first in the next result.
         """
         lines = [line.rstrip("\r\n") for line in lines]
         if self.format is None:
             self._detect(lines)
-        done: list[LogRecord] = []
+        done, self._outbox = self._outbox, []
         for line in lines:
             if not line.strip():
                 continue
@@ -183,19 +185,25 @@ class LogPipeline:
         self._pending_lines = []
 
     def flush(self) -> list[LogRecord]:
-        """Release the record held back for continuation lines, if any."""
-        done: list[LogRecord] = []
+        """Release the record held back for continuation lines, if any.
+
+        Returns it after any records that ``window_features`` released and no
+        ``feed`` has returned yet.
+        """
+        done, self._outbox = self._outbox, []
         self._release(done)
         return done
 
     def window_features(self) -> dict[str, float]:
         """Close the window: return its features and start counting a new one.
 
-        The held-back record is released first, so a multi-line event still
-        being written when the window closes is split in two. The miner is
-        saved when ``save_every_s`` has passed and it learned something.
+        The held-back record is released first and counted in this window, so
+        a multi-line event still being written when the window closes is split
+        in two. The released record is returned by the next ``feed`` or
+        ``flush``. The miner is saved when ``save_every_s`` has passed and it
+        learned something.
         """
-        self.flush()
+        self._release(self._outbox)
         features = self._features.collect()
         if self._now() - self._last_save >= self._save_every_s:
             self.save()
