@@ -33,7 +33,7 @@ def test_json_time_keys(time_key: str) -> None:
     assert record.ts == NOON
 
 
-@pytest.mark.parametrize(("level_key", "value", "expected"), [("level", "warning", "warn"), ("lvl", "ERROR", "error"), ("severity", "debug", "debug"), ("level", 30, "warn")])
+@pytest.mark.parametrize(("level_key", "value", "expected"), [("level", "warning", "warn"), ("lvl", "ERROR", "error"), ("severity", "debug", "debug"), ("level", 30, "info"), ("level", 50, "error"), ("level", 3, "error")])
 def test_json_level_keys(level_key: str, value: object, expected: str) -> None:
     text = f'"{value}"' if isinstance(value, str) else str(value)
     record = parse_json(f'{{"{level_key}": {text}, "msg": "x"}}', CLOCK)

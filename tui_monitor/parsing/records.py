@@ -33,13 +33,14 @@ _LEVEL_WORD_RE = re.compile(
 def normalize_level(word: object) -> str | None:
     """Return ``error``, ``warn``, ``info`` or ``debug`` for a level name or number.
 
-    Numbers follow Python logging (10 debug ... 50 critical) and, from 0 to 7,
-    syslog severities.
+    Numbers from 0 to 7 are syslog severities; larger ones follow pino and
+    bunyan, whose JSON lines carry numeric levels (10 trace, 20 debug,
+    30 info, 40 warn, 50 error, 60 fatal).
 
     >>> normalize_level("WARNING")
     'warn'
     >>> normalize_level(40)
-    'error'
+    'warn'
     >>> normalize_level("chatty") is None
     True
     """
@@ -49,11 +50,11 @@ def normalize_level(word: object) -> str | None:
         number = int(word)
         if 0 <= number <= 7:
             return level_from_syslog_severity(number)
-        if number >= 40:
+        if number >= 50:
             return "error"
-        if number >= 30:
+        if number >= 40:
             return "warn"
-        if number >= 20:
+        if number >= 30:
             return "info"
         return "debug" if number >= 0 else None
     if not isinstance(word, str):
