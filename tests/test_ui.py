@@ -102,3 +102,30 @@ async def test_ui_fits_80_by_24_and_resizes(tmp_path: Path) -> None:
         await pilot.press("q")
 
     app.store.close()
+
+
+async def test_table_cursor_follows_event_on_refresh(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one("#events", DataTable)
+        start = time.time() + 5
+        app.engine.process_windows(synthetic_windows(start, 40, spike_from=37))
+        app.engine.process_windows(synthetic_windows(start + 40, 40, spike_from=40))
+        app.engine.process_windows(synthetic_windows(start + 80, 40, spike_from=37))
+        await pilot.pause()
+        rows_before = table.row_count
+        assert rows_before >= 2
+        table.focus()
+        await pilot.press("down")
+        chosen = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+        app.engine.process_windows(synthetic_windows(start + 120, 40, spike_from=40))
+        app.engine.process_windows(synthetic_windows(start + 160, 40, spike_from=37))
+        await pilot.pause()
+
+        assert table.row_count >= rows_before
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == chosen
+        await pilot.press("q")
+
+    app.store.close()

@@ -3,17 +3,23 @@
 The engine is plain asyncio and runs the same under the Textual UI and in
 ``--headless`` mode. Everything it does per window is cheap (milliseconds),
 so it runs on the event loop; listeners receive small dataclass updates.
+The SHAP explanation of each new event is the exception: it runs in a
+worker thread, and the engine stores it and publishes ``ExplanationReady``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from tui_monitor.detectors import Decision, StreamDetector, severity_for
+from tui_monitor.errors import ExplanationError
+from tui_monitor.explain import Explanation, ExplanationRequest, ExplanationWorker, kind_for, reasons
 from tui_monitor.features import ClosedWindow, WindowAggregator
 from tui_monitor.plugin_runtime import PluginDetectors, PluginNotifiers, PluginSource
 from tui_monitor.plugins import PluginContext, load_plugins
@@ -23,7 +29,16 @@ from tui_monitor.sources import DirectoryWatcher, EndpointSource, HostSource, Lo
 from tui_monitor.sources.logfile import LEVELS
 from tui_monitor.store import Annotation, EventRecord, FeatureStore, WindowRecord, annotations_after
 
-__all__ = ["AnnotationAdded", "Engine", "EventChanged", "ObservationMade", "SourceChanged", "Update", "WindowScored"]
+__all__ = [
+    "AnnotationAdded",
+    "Engine",
+    "EventChanged",
+    "ExplanationReady",
+    "ObservationMade",
+    "SourceChanged",
+    "Update",
+    "WindowScored",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +50,8 @@ _LOG_COUNTS = ("lines", *(f"level_{level}" for level in LEVELS))
 
 # How often the engine looks for annotations written by another process (attach, CLI).
 _ANNOTATION_POLL_S = 2.0
+# On shutdown, explanations still running get this long to finish and be stored.
+_EXPLAIN_GRACE_S = 2.0
 
 
 @dataclass
@@ -52,6 +69,15 @@ class EventChanged:
 
     event: EventRecord
     change: str
+
+
+@dataclass
+class ExplanationReady:
+    """An event's explanation was computed and stored, or failed with ``error``."""
+
+    event: EventRecord
+    explanation: Explanation | None
+    error: str = ""
 
 
 @dataclass
@@ -75,7 +101,7 @@ class AnnotationAdded:
     annotation: Annotation
 
 
-Update = WindowScored | EventChanged | SourceChanged | ObservationMade | AnnotationAdded
+Update = WindowScored | EventChanged | ExplanationReady | SourceChanged | ObservationMade | AnnotationAdded
 
 
 class Engine:
@@ -113,6 +139,8 @@ class Engine:
         self._notify_tasks: set[asyncio.Task[None]] = set()
         self.annotations: list[Annotation] = []
         self._last_annotation_id = 0
+        self.explainer = ExplanationWorker()
+        self._explaining: set[asyncio.Task[None]] = set()
 
     def subscribe(self, listener: Callable[[Update], None]) -> None:
         """Add a listener for engine updates."""
@@ -214,6 +242,10 @@ class Engine:
             logger.exception("storing the last windows at shutdown failed")
         if self._notify_tasks:
             await asyncio.wait(self._notify_tasks, timeout=5.0)
+        await self.wait_for_explanations(timeout_s=_EXPLAIN_GRACE_S)
+        for task in list(self._explaining):
+            task.cancel()
+        self.explainer.shutdown()
         logger.info("engine stopped after %d windows", self.windows_closed)
 
     async def _close_windows_forever(self) -> None:
@@ -319,6 +351,76 @@ class Engine:
             names = ", ".join(f["name"] for f in event.top_features[:3])
             logger.warning("anomaly on %s (score %.3f): %s", event.stream, event.score, names)
         self._record_event(event, change)
+        if change == "opened":
+            self._request_explanation(event, window)
+
+    # -- explanations -------------------------------------------------------------
+
+    def _request_explanation(self, event: EventRecord, window: WindowRecord) -> None:
+        """Explain ``event`` in the worker thread; store and publish the result on the event loop.
+
+        Without a running event loop (scripts driving ``close_windows``), the
+        caller waits for the worker instead.
+        """
+        detector = self.detector_for(window.stream)
+        assert event.id is not None  # save_event assigned it
+        # NOTE: only the online model is explained. A batch IsolationForest
+        # goes in ``forest`` with its fitted feature order once a detector has one.
+        request = ExplanationRequest(
+            event_id=event.id,
+            stream=event.stream,
+            window_start=window.start,
+            features=dict(window.features),
+            db_path=self.store.path,
+            model_version=detector.model_version,
+            # A snapshot (~5 ms to pickle), because the live model keeps learning here.
+            online_model=pickle.dumps(detector.model),
+            max_score=self.settings.threshold,
+        )
+        future = self.explainer.submit(request)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._finish_explanation(event, future)
+            return
+        task = asyncio.create_task(self._await_explanation(event, future), name=f"explain:{event.id}")
+        self._explaining.add(task)
+        task.add_done_callback(self._explaining.discard)
+
+    async def _await_explanation(self, event: EventRecord, future: concurrent.futures.Future[Explanation]) -> None:
+        try:
+            await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception:
+            pass  # _finish_explanation reports it
+        self._finish_explanation(event, future)
+
+    def _finish_explanation(self, event: EventRecord, future: concurrent.futures.Future[Explanation]) -> None:
+        try:
+            explanation = future.result()
+        except ExplanationError as exc:
+            logger.warning("event %s on %s not explained: %s", event.id, event.stream, exc)
+            self._publish(ExplanationReady(event, None, str(exc)))
+            return
+        except Exception as exc:
+            logger.exception("explaining event %s on %s failed", event.id, event.stream)
+            self._publish(ExplanationReady(event, None, f"explanation failed: {exc!r}"))
+            return
+        self.store.save_explanation(explanation.to_row())
+        event.kind = kind_for(explanation, default=event.kind)
+        self.store.save_event(event)
+        logger.info(
+            "event %s on %s explained in %.0f ms (%s): %s",
+            event.id, event.stream, explanation.elapsed_ms, event.kind, "; ".join(reasons(explanation)),
+        )  # fmt: skip
+        self._publish(ExplanationReady(event, explanation))
+
+    async def wait_for_explanations(self, timeout_s: float | None = None) -> None:
+        """Wait until every requested explanation is stored (or ``timeout_s`` passes)."""
+        if self._explaining:
+            await asyncio.wait(set(self._explaining), timeout=timeout_s)
 
 
 async def _guard(name: str, work: object) -> None:

@@ -8,7 +8,8 @@ Every error the project raises on purpose derives from ``TuiMonitorError``::
     ├── SourceError      a source cannot read its input
     ├── DetectorError    a model cannot learn or score
     ├── RuleError        a rule file is invalid
-    └── NotifyError      a notification target failed
+    ├── NotifyError      a notification target failed
+    └── ExplanationError an anomaly cannot be explained
 
 Messages name the bad value with ``!r``, where it came from and what to do.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DetectorError",
+    "ExplanationError",
     "NotifyError",
     "RuleError",
     "SourceError",
@@ -52,3 +54,7 @@ class RuleError(TuiMonitorError):
 
 class NotifyError(TuiMonitorError):
     """A notification target failed."""
+
+
+class ExplanationError(TuiMonitorError):
+    """An anomaly event cannot be explained (no history, unsupported model)."""

@@ -288,9 +288,9 @@ def _count_levels(stream: str, lines: list[str], truncated_lines: int) -> Observ
     for level in LEVELS:
         counts[f"level_{level}"] = 0.0
     for line in lines:
-        level = detect_level(line)
-        if level is not None:
-            counts[f"level_{level}"] += 1.0
+        found = detect_level(line)
+        if found is not None:
+            counts[f"level_{found}"] += 1.0
     if truncated_lines:
         counts["truncated_lines"] = float(truncated_lines)
     return Observation(stream=stream, ts=time.time(), counts=counts)

@@ -146,7 +146,7 @@ class FeatureStore:
         """Number of migrations applied to this file."""
         if "_migrations" not in self.db.table_names():
             return 0
-        return self.db["_migrations"].count
+        return self.db.table("_migrations").count
 
     def close(self) -> None:
         """Checkpoint the WAL (when writing) and close the connection."""
@@ -195,9 +195,12 @@ class FeatureStore:
         row.pop("id")
         with self._conn:
             if event.id is None:
-                event.id = int(self.db["events"].insert(row).last_pk)
+                cursor = self._conn.execute(
+                    f"INSERT INTO events ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+                )
+                event.id = int(cursor.lastrowid or 0)
             else:
-                self.db["events"].update(event.id, row)
+                self.db.table("events").update(event.id, row)
         return event.id
 
     def save_miner_state(
@@ -221,6 +224,11 @@ class FeatureStore:
                 [(stream, template_id, text, count, now, now) for template_id, text, count in templates],
             )
 
+    def save_explanation(self, row: dict[str, Any]) -> None:
+        """Insert or replace the explanation row of one event (keyed by ``event_id``)."""
+        with self._conn:
+            self.db.table("explanations").insert(row, pk="event_id", replace=True)
+
     # -- reads ----------------------------------------------------------------
 
     def load_miner_state(self, stream: str) -> bytes | None:
@@ -238,6 +246,54 @@ class FeatureStore:
             )
         )
 
+
+    def explanation_row(self, event_id: int) -> dict[str, Any] | None:
+        """Return the stored explanation row of an event, or None."""
+        rows = list(self.db.query("SELECT * FROM explanations WHERE event_id = ?", [event_id]))
+        return rows[0] if rows else None
+
+    def normal_windows(self, stream: str, before_ts: float, *, limit: int, max_score: float = 1.0) -> list[WindowRecord]:
+        """Return up to ``limit`` windows of ``stream`` that started before ``before_ts``, oldest first.
+
+        Normal means: not anomalous, scored below ``max_score``, and outside
+        every stored event of the stream.
+        """
+        rows = self.db.query(
+            "SELECT * FROM windows AS w WHERE w.stream = ? AND w.start < ? AND w.is_anomalous = 0 AND w.score < ? "
+            "AND NOT EXISTS (SELECT 1 FROM events AS e WHERE e.stream = w.stream "
+            "AND w.start >= e.window_start AND w.start < e.window_end) "
+            "ORDER BY w.start DESC LIMIT ?",
+            [stream, before_ts, max_score, limit],
+        )
+        return [_window_from_row(row) for row in rows][::-1]
+
+    def windows_between(self, stream: str, start_ts: float, end_ts: float) -> list[WindowRecord]:
+        """Return the windows of ``stream`` that started in ``[start_ts, end_ts)``, oldest first."""
+        rows = self.db.query(
+            "SELECT * FROM windows WHERE stream = ? AND start >= ? AND start < ? ORDER BY start",
+            [stream, start_ts, end_ts],
+        )
+        return [_window_from_row(row) for row in rows]
+
+    def log_records_between(self, start_ts: float, end_ts: float, *, limit: int = 200) -> list[dict[str, Any]] | None:
+        """Return log records with ``ts`` in ``[start_ts, end_ts)``, oldest first, or None without a records table.
+
+        NOTE: no migration creates a ``log_records`` table yet. This reads
+        one with a ``ts`` column (Unix seconds) if it exists, and returns its
+        columns as stored.
+        """
+        if "log_records" not in self.db.table_names() or "ts" not in self.db["log_records"].columns_dict:
+            return None
+        rows = self.db.query(
+            "SELECT * FROM log_records WHERE ts >= ? AND ts < ? ORDER BY ts LIMIT ?", [start_ts, end_ts, limit]
+        )
+        return list(rows)
+
+    def streams(self, prefix: str = "") -> list[str]:
+        """Return the names of the streams with stored windows that start with ``prefix``, sorted."""
+        rows = self.db.query("SELECT DISTINCT stream FROM windows WHERE stream LIKE ? ORDER BY stream", [prefix + "%"])
+        return [row["stream"] for row in rows]
+
     def events_since(self, since_ts: float, *, limit: int = 1000) -> list[EventRecord]:
         """Return events whose window started at or after ``since_ts``, newest first."""
         rows = self.db.query(
@@ -252,23 +308,24 @@ class FeatureStore:
             "SELECT * FROM windows WHERE stream = ? AND start >= ? ORDER BY start",
             [stream, since_ts],
         )
-        return [
-            WindowRecord(
-                stream=row["stream"],
-                start=row["start"],
-                end=row["end"],
-                features=json.loads(row["features"]),
-                raw_score=row["raw_score"],
-                score=row["score"],
-                is_warmup=bool(row["is_warmup"]),
-                is_anomalous=bool(row["is_anomalous"]),
-            )
-            for row in rows
-        ]
+        return [_window_from_row(row) for row in rows]
 
     def integrity_check(self) -> str:
         """Return SQLite's ``PRAGMA integrity_check`` result ('ok' when sound)."""
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def _window_from_row(row: dict[str, Any]) -> WindowRecord:
+    return WindowRecord(
+        stream=row["stream"],
+        start=row["start"],
+        end=row["end"],
+        features=json.loads(row["features"]),
+        raw_score=row["raw_score"],
+        score=row["score"],
+        is_warmup=bool(row["is_warmup"]),
+        is_anomalous=bool(row["is_anomalous"]),
+    )
 
 
 def _event_from_row(row: dict[str, Any]) -> EventRecord:

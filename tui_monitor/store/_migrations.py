@@ -15,13 +15,13 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "apply_migrations"]
 
 
 def _initial(db: sqlite_utils.Database) -> None:
-    db["samples"].create(
+    db.table("samples").create(
         {"ts": float, "stream": str, "data": str},
     )
-    db["samples"].create_index(["ts"])
-    db["samples"].create_index(["stream", "ts"])
+    db.table("samples").create_index(["ts"])
+    db.table("samples").create_index(["stream", "ts"])
 
-    db["windows"].create(
+    db.table("windows").create(
         {
             "id": int,
             "stream": str,
@@ -35,10 +35,10 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["windows"].create_index(["stream", "start"], unique=True)
-    db["windows"].create_index(["start"])
+    db.table("windows").create_index(["stream", "start"], unique=True)
+    db.table("windows").create_index(["start"])
 
-    db["events"].create(
+    db.table("events").create(
         {
             "id": int,
             "stream": str,
@@ -56,14 +56,34 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["events"].create_index(["window_start"])
-    db["events"].create_index(["stream", "window_start"])
+    db.table("events").create_index(["window_start"])
+    db.table("events").create_index(["stream", "window_start"])
 
 
 def _annotations(db: sqlite_utils.Database) -> None:
     # Markers a person records ("deployed v1.4"); charts and reports show them.
     db.table("annotations").create({"id": int, "ts": float, "text": str, "user": str, "source": str}, pk="id")
     db.table("annotations").create_index(["ts"])
+
+
+def _explanations(db: sqlite_utils.Database) -> None:
+    # One explanation per event: SHAP attributions (JSON list, largest
+    # absolute value first) with each feature's value and usual range.
+    db.table("explanations").create(
+        {
+            "event_id": int,
+            "stream": str,
+            "method": str,
+            "model_version": str,
+            "expected_value": float,
+            "output": float,
+            "attributions": str,
+            "history_windows": int,
+            "elapsed_ms": float,
+            "created_at": float,
+        },
+        pk="event_id",
+    )
 
 
 def _log_templates(db: sqlite_utils.Database) -> None:
@@ -82,7 +102,8 @@ def _log_templates(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_annotations", _annotations),
-    ("0003_log_templates", _log_templates),
+    ("0003_explanations", _explanations),
+    ("0004_log_templates", _log_templates),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -94,8 +115,8 @@ def apply_migrations(db: sqlite_utils.Database) -> list[str]:
         The names of the migrations applied by this call.
     """
     if "_migrations" not in db.table_names():
-        db["_migrations"].create({"name": str, "applied_at": float}, pk="name")
-    done = {row["name"] for row in db["_migrations"].rows}
+        db.table("_migrations").create({"name": str, "applied_at": float}, pk="name")
+    done = {row["name"] for row in db.table("_migrations").rows}
 
     applied = []
     for name, migrate in MIGRATIONS:
@@ -103,6 +124,6 @@ def apply_migrations(db: sqlite_utils.Database) -> list[str]:
             continue
         with db.conn:
             migrate(db)
-            db["_migrations"].insert({"name": name, "applied_at": time.time()})
+            db.table("_migrations").insert({"name": name, "applied_at": time.time()})
         applied.append(name)
     return applied

@@ -16,13 +16,15 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tui_monitor.engine import Engine, EventChanged, ObservationMade, SourceChanged, Update, WindowScored
+from tui_monitor.engine import Engine, EventChanged, ExplanationReady, ObservationMade, SourceChanged, Update, WindowScored
+from tui_monitor.explain import Explanation, reasons
 from tui_monitor.settings import Settings
 from tui_monitor.errors import StoreError
 from tui_monitor.retention import database_size_bytes, format_bytes
 from tui_monitor.store import EventRecord, FeatureStore, add_annotation
 from tui_monitor.ui.annotate import AnnotateScreen
 from tui_monitor.ui.charts import SeriesChart
+from tui_monitor.ui.detail import DetailScreen
 from tui_monitor.ui.help import HelpScreen
 from tui_monitor.ui.history import HistoryScreen
 
@@ -93,6 +95,11 @@ class MonitorApp(App[None]):
         self.log_file = log_file
         self.engine = Engine(settings, store, on_update=self.on_engine_update)
         self.events: dict[int, EventRecord] = {}
+        # Feature names of each explained event, largest attribution first,
+        # and why an event has no explanation.
+        self.explained_features: dict[int, list[str]] = {}
+        self.explain_errors: dict[int, str] = {}
+        self.explain_pending: set[int] = set()
         self._log_lines: dict[float, float] = defaultdict(float)
         self._is_table_dirty = False
 
@@ -118,6 +125,9 @@ class MonitorApp(App[None]):
         for event in self.store.events_since(time.time() - 86400, limit=200):
             if event.id is not None:
                 self.events[event.id] = event
+                row = self.store.explanation_row(event.id)
+                if row is not None:
+                    self._remember_explanation(Explanation.from_row(row))
         self._refresh_table()
         self.sub_title = str(self.store.path)
         self.set_interval(CHART_REFRESH_S, self._redraw)
@@ -145,13 +155,36 @@ class MonitorApp(App[None]):
         elif isinstance(update, EventChanged):
             if update.event.id is not None:
                 self.events[update.event.id] = update.event
+                if update.change == "opened":
+                    self.explain_pending.add(update.event.id)
             self._is_table_dirty = True
             self._refresh_table()
-            if update.change == "opened":
-                names = ", ".join(f["name"] for f in update.event.top_features[:2])
-                self.notify(f"{update.event.stream}: {names}", title="Anomaly", severity="warning")
+        elif isinstance(update, ExplanationReady):
+            self._take_explanation(update)
         elif isinstance(update, SourceChanged):
             self._refresh_sources()
+
+    def _remember_explanation(self, explanation: Explanation) -> None:
+        chosen = explanation.top(3) or explanation.top(3, is_positive_only=False)
+        self.explained_features[explanation.event_id] = [a.name for a in chosen]
+
+    def _take_explanation(self, update: ExplanationReady) -> None:
+        """Notify the anomaly with its reasons once its explanation exists (or failed)."""
+        event = update.event
+        if event.id is None:
+            return
+        self.events[event.id] = event
+        self.explain_pending.discard(event.id)
+        if update.explanation is not None:
+            self._remember_explanation(update.explanation)
+            text = "\n".join(reasons(update.explanation))
+        else:
+            self.explain_errors[event.id] = update.error
+            text = ", ".join(f["name"] for f in event.top_features[:2])
+        self._refresh_table()
+        self.notify(f"{event.stream}: {text}", title=f"Anomaly ({event.kind})", severity="warning")
+        if isinstance(self.screen, DetailScreen):
+            self.screen.explanation_arrived(event.id)
 
     def _take_observation(self, update: ObservationMade) -> None:
         obs = update.observation
@@ -191,11 +224,15 @@ class MonitorApp(App[None]):
 
     def _refresh_table(self) -> None:
         table = self.query_one("#events", DataTable)
+        selected_key = None
+        if table.row_count:
+            selected_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         table.clear()
         ordered = sorted(self.events.values(), key=lambda e: (e.window_start, e.id or 0), reverse=True)
         for event in ordered[:200]:
             started = datetime.fromtimestamp(event.window_start).strftime("%m-%d %H:%M:%S")
-            names = ", ".join(f["name"] for f in event.top_features[:3])
+            explained = self.explained_features.get(event.id or -1)
+            names = ", ".join(explained or [f["name"] for f in event.top_features[:3]])
             state_style = "bold red" if event.state == "open" else "dim"
             table.add_row(
                 started,
@@ -206,9 +243,35 @@ class MonitorApp(App[None]):
                 names,
                 key=str(event.id),
             )
+        if selected_key is not None and selected_key in {str(e.id) for e in ordered[:200]}:
+            # Keep the cursor on the event the user was looking at, not the row number.
+            table.move_cursor(row=table.get_row_index(selected_key), animate=False)
         self._is_table_dirty = False
 
     # -- actions ------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
+        """Open the detail screen of the anomaly chosen with Enter."""
+        if message.data_table.id != "events" or message.row_key.value is None:
+            return
+        table = message.data_table
+        order = [int(str(row_key.value)) for row_key in table.rows]
+        event_id = int(message.row_key.value)
+        screen = DetailScreen(
+            self.store,
+            self.events,
+            order,
+            order.index(event_id),
+            window_s=self.settings.window_s,
+            errors=self.explain_errors,
+            pending=self.explain_pending,
+        )
+        self.push_screen(screen, self._follow_detail)
+
+    def _follow_detail(self, event_id: int | None) -> None:
+        table = self.query_one("#events", DataTable)
+        if event_id is not None and str(event_id) in {str(key.value) for key in table.rows}:
+            table.move_cursor(row=table.get_row_index(str(event_id)))
 
     def action_help(self) -> None:
         """Show the help screen."""

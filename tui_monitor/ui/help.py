@@ -27,11 +27,18 @@ windows in a row open an **anomaly**.
 | `↑` `↓` | move in the anomaly table |
 | `h` | history: anomalies per hour or day, filtered events, any stored feature |
 | `a` | record an annotation (e.g. "deployed v1.4") that charts and reports show |
+| `enter` | open the chosen anomaly: why it was raised, its features and logs |
+| `n` `p` | in an anomaly's page: the next (older) or previous (newer) anomaly |
+| `escape` | close this help, or go back from an anomaly's page |
 
 In the history screen: `1` to `5` pick the last 1 h, 6 h, 24 h, 7 d or
 30 d; `b` switches hours and days; `r` and `m` write an HTML or Markdown
 report next to the database; `escape` or `h` goes back.
-| `escape` | close this help |
+
+An anomaly's page shows SHAP attributions: how much each feature pushed the
+detector's score towards anomalous (red, right) or normal (blue, left),
+beside the feature's usual range over recent normal windows (median and
+5th-95th percentile).
 """
 
 

@@ -1,0 +1,169 @@
+"""The event detail screen, opened from the anomaly table with Enter."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.ensemble import IsolationForest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Static
+
+from tui_monitor.engine import ExplanationReady
+from tui_monitor.explain import Explanation, ExplanationRequest, compute_explanation
+from tui_monitor.settings import Settings
+from tui_monitor.store import EventRecord, FeatureStore, WindowRecord
+from tui_monitor.ui import MonitorApp
+from tui_monitor.ui.detail import NO_LOG_RECORDS_NOTE, AttributionBars, DetailScreen
+
+WINDOW_S = 10.0
+NAMES = ["host.cpu.total_pct.mean", "host.mem.used_pct.mean", "host.load.1m.mean", "host.net.rx_bytes_s.mean"]
+# Event window index, planted feature.
+EVENTS = [(40, "host.cpu.total_pct.mean"), (50, "host.mem.used_pct.mean"), (55, "host.load.1m.mean")]
+
+
+def seed_store(path: Path) -> tuple[FeatureStore, list[int]]:
+    """Write an hour of host and log windows with three events; explain the first two."""
+    store = FeatureStore(path)
+    rng = np.random.default_rng(3)
+    t0 = (time.time() // WINDOW_S) * WINDOW_S - 3600
+    usual = np.array([5.0, 40.0, 0.5, 1000.0])
+    spread = np.array([1.0, 0.5, 0.05, 50.0])
+    rows = rng.normal(usual, spread, size=(60, 4))
+    for index, name in EVENTS:
+        rows[index, NAMES.index(name)] += 40 * spread[NAMES.index(name)]
+
+    windows = []
+    for i, row in enumerate(rows):
+        start = t0 + i * WINDOW_S
+        windows.append(WindowRecord("host", start, start + WINDOW_S, dict(zip(NAMES, row, strict=True)), is_warmup=False))
+        counts = {"log.app.lines": 20.0 + i % 3, "log.app.level_error": float(i in (40, 41)), "log.app.level_info": 20.0}
+        windows.append(WindowRecord("log.app", start, start + WINDOW_S, counts, is_warmup=False))
+    store.write_window_batch([], windows)
+
+    forest = IsolationForest(n_estimators=50, random_state=0).fit(np.delete(rows, [i for i, _ in EVENTS], axis=0))
+    ids = []
+    for position, (index, name) in enumerate(EVENTS):
+        start = t0 + index * WINDOW_S
+        event = EventRecord("host", start, start + WINDOW_S, 0.99, 0.9, "major", top_features=[{"name": name}])
+        event_id = store.save_event(event)
+        ids.append(event_id)
+        if position == len(EVENTS) - 1:
+            continue  # the newest event stays unexplained
+        request = ExplanationRequest(
+            event_id=event_id, stream="host", window_start=start, features=dict(zip(NAMES, rows[index], strict=True)),
+            db_path=path, forest=forest, forest_features=tuple(NAMES),
+        )  # fmt: skip
+        store.save_explanation(compute_explanation(request).to_row())
+    return store, ids
+
+
+def static_text(screen: DetailScreen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def open_detail(app: MonitorApp, pilot: Pilot[None], row: int) -> DetailScreen:
+    """Press Enter on ``row`` of the anomaly table and return the detail screen."""
+    table = app.query_one("#events", DataTable)
+    table.focus()
+    table.move_cursor(row=row)
+    await pilot.press("enter")
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, DetailScreen)
+    return screen
+
+
+@pytest.mark.slow
+async def test_detail_opens_from_table_and_pages(tmp_path: Path) -> None:
+    store, ids = seed_store(tmp_path / "monitor.db")
+    app = MonitorApp(Settings(db_path=store.path, window_s=WINDOW_S), store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one("#events", DataTable)
+        assert table.row_count == 3
+        screen = await open_detail(app, pilot, row=1)  # newest first, so row 1 is EVENTS[1]
+        assert screen.event_id == ids[1]
+        bars = screen.query_one(AttributionBars)
+        assert bars.rows[0][0] == "host.mem.used_pct.mean"
+        assert bars.rows[0][1] > 0
+        assert "█" in str(bars.render())
+        usual = screen.query_one("#usual", DataTable)
+        assert usual.row_count == len(NAMES)
+        assert str(usual.get_row_at(0)[0]) == "host.mem.used_pct.mean"
+        assert "host.mem.used_pct.mean = 60.1 (usual 40.1, 39.3-41.0)" in static_text(screen, "#detail-title")
+        logs = screen.query_one("#logs", DataTable)
+        assert logs.row_count == 3  # two windows before the event and the event's own
+        assert static_text(screen, "#logs-note").startswith("NOTE:")
+
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen.event_id == ids[0]
+        assert bars.rows[0][0] == "host.cpu.total_pct.mean"
+        assert "host.cpu.total_pct.mean = " in static_text(screen, "#detail-title")
+        assert logs.get_row_at(2)[3] == "1.0"  # the error line of window 40
+
+        await pilot.press("p", "p")
+        await pilot.pause()
+        assert screen.event_id == ids[2]
+        assert "no explanation stored" in static_text(screen, "#detail-title")
+        assert bars.rows == []
+
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DetailScreen)
+        assert table.cursor_row == 0
+        await app.action_quit()
+
+
+@pytest.mark.slow
+async def test_detail_stops_at_last_event(tmp_path: Path) -> None:
+    store, ids = seed_store(tmp_path / "monitor.db")
+    app = MonitorApp(Settings(db_path=store.path, window_s=WINDOW_S), store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_detail(app, pilot, row=2)
+        assert screen.event_id == ids[0]
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen.event_id == ids[0]
+        await app.action_quit()
+
+
+@pytest.mark.slow
+async def test_detail_redraws_when_explanation_arrives(tmp_path: Path) -> None:
+    store, ids = seed_store(tmp_path / "monitor.db")
+    app = MonitorApp(Settings(db_path=store.path, window_s=WINDOW_S), store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one("#events", DataTable)
+        screen = await open_detail(app, pilot, row=0)  # the newest event, not explained yet
+        assert screen.event_id == ids[2]
+        screen.pending.add(ids[2])
+        screen.load_event()
+        assert "explanation pending" in static_text(screen, "#detail-title")
+
+        event = app.events[ids[2]]
+        stored = Explanation.from_row(store.explanation_row(ids[0]) or {})
+        stored.event_id = ids[2]
+        store.save_explanation(stored.to_row())
+        app.on_engine_update(ExplanationReady(event, stored))
+        await pilot.pause()
+        assert "why (tree SHAP" in static_text(screen, "#detail-title")
+        assert screen.query_one(AttributionBars).rows[0][0] == "host.cpu.total_pct.mean"
+        assert str(table.get_row(str(ids[2]))[5]).startswith("host.cpu.total_pct.mean")
+        await app.action_quit()
+
+
+@pytest.mark.slow
+async def test_detail_shows_why_not_explained(tmp_path: Path) -> None:
+    store, ids = seed_store(tmp_path / "monitor.db")
+    app = MonitorApp(Settings(db_path=store.path, window_s=WINDOW_S), store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.on_engine_update(ExplanationReady(app.events[ids[2]], None, "too little history"))
+        screen = await open_detail(app, pilot, row=0)
+        assert "not explained: too little history" in static_text(screen, "#detail-title")
+        await app.action_quit()
+
+
+def test_log_note_names_the_fallback() -> None:
+    assert "no log records table" in NO_LOG_RECORDS_NOTE
