@@ -203,12 +203,49 @@ class FeatureStore:
                 self.db.table("events").update(event.id, row)
         return event.id
 
+    def save_miner_state(
+        self, stream: str, state: bytes, lines_seen: int, templates: Iterable[tuple[int, str, int]]
+    ) -> None:
+        """Store a stream's serialized template miner and its templates in one transaction.
+
+        ``templates`` holds (template id, template text, message count) rows;
+        a template keeps the ``first_seen`` time of its first save.
+        """
+        now = time.time()
+        with self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO miner_state (stream, state, lines_seen, saved_at) VALUES (?, ?, ?, ?)",
+                (stream, state, lines_seen, now),
+            )
+            self._conn.executemany(
+                "INSERT INTO templates (stream, template_id, template, count, first_seen, last_seen) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stream, template_id) DO UPDATE SET "
+                "template = excluded.template, count = excluded.count, last_seen = excluded.last_seen",
+                [(stream, template_id, text, count, now, now) for template_id, text, count in templates],
+            )
+
     def save_explanation(self, row: dict[str, Any]) -> None:
         """Insert or replace the explanation row of one event (keyed by ``event_id``)."""
         with self._conn:
             self.db.table("explanations").insert(row, pk="event_id", replace=True)
 
     # -- reads ----------------------------------------------------------------
+
+    def load_miner_state(self, stream: str) -> bytes | None:
+        """Return the serialized template miner of ``stream``, or None if never saved."""
+        row = self._conn.execute("SELECT state FROM miner_state WHERE stream = ?", (stream,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def templates(self, stream: str) -> list[dict[str, Any]]:
+        """Return the saved templates of ``stream``, most frequent first."""
+        return list(
+            self.db.query(
+                "SELECT template_id, template, count, first_seen, last_seen FROM templates "
+                "WHERE stream = ? ORDER BY count DESC, template_id",
+                [stream],
+            )
+        )
+
 
     def explanation_row(self, event_id: int) -> dict[str, Any] | None:
         """Return the stored explanation row of an event, or None."""

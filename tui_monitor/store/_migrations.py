@@ -128,12 +128,26 @@ def _rule_outcomes(db: sqlite_utils.Database) -> None:
     )
 
 
+def _log_templates(db: sqlite_utils.Database) -> None:
+    # One Drain3 miner per log stream, serialized, so template ids survive restarts.
+    db.table("miner_state").create(
+        {"stream": str, "state": bytes, "lines_seen": int, "saved_at": float},
+        pk="stream",
+    )
+    # The templates of each stream as of the last save, for people and reports.
+    db.table("templates").create(
+        {"stream": str, "template_id": int, "template": str, "count": int, "first_seen": float, "last_seen": float},
+        pk=("stream", "template_id"),
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_annotations", _annotations),
     ("0003_explanations", _explanations),
     ("0004_notifications", _notifications),
     ("0005_rule_outcomes", _rule_outcomes),
+    ("0006_log_templates", _log_templates),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,250 @@
+"""Template mining with Drain3: one miner per log stream.
+
+Messages (headers already stripped) are masked with one alternation regex
+and then clustered by Drain3's fixed-depth tree. Each cluster is a template
+with a stable integer id. The miner's state serializes to bytes so the ids
+survive restarts; the pipeline keeps it in the feature store.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import pickle
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from drain3.drain import Drain
+
+from tui_monitor.errors import StoreError
+from tui_monitor.parsing.masks import WILDCARD, mask_message
+from tui_monitor.parsing.siblings import WORD_RE, SiblingMerger
+
+__all__ = ["MinerSettings", "TemplateMatch", "TemplateMiner"]
+
+logger = logging.getLogger(__name__)
+
+
+_WORD_RE = WORD_RE
+
+# The only classes a saved miner state may contain. Unpickling runs code of
+# the classes it names, so a state that names any other class is rejected.
+_STATE_CLASSES = frozenset(
+    {
+        ("collections", "OrderedDict"),
+        ("drain3.drain", "LogCluster"),
+        ("drain3.drain", "LogClusterCache"),
+        ("drain3.drain", "Node"),
+        ("drain3.simple_profiler", "NullProfiler"),
+        ("tui_monitor.parsing.siblings", "SiblingMerger"),
+        ("tui_monitor.parsing.templates", "_WordDrain"),
+    }
+)
+
+
+class _StateUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _STATE_CLASSES:
+            raise pickle.UnpicklingError(f"class {module}.{name} is not part of a template miner state")
+        return super().find_class(module, name)
+
+
+class _WordDrain(Drain):
+    """Drain with two changes to how a message is compared with a template.
+
+    A position where both the template and the message hold the wildcard
+    (a value masked before mining) is left out of the similarity, so a
+    message made mostly of masked values can still reach the threshold. In
+    Drain3 0.9.11 such positions count as mismatches, and every such message
+    becomes a template of its own.
+
+    A position where both hold a different plain word ("VM Started" and "VM
+    Stopped", see ``WORD_RE``) never becomes a variable, when
+    ``words_must_match`` is set; values with digits and masked values still
+    vary freely. Words that
+    really are variables (user names) then split into several templates,
+    which costs less accuracy than merging events that differ by one verb.
+    """
+
+    words_must_match = True
+
+    def get_seq_distance(self, seq1: Sequence[str], seq2: Sequence[str], include_params: bool) -> tuple[float, int]:
+        similar = 0
+        params = 0
+        both_masked = 0
+        wildcard = self.param_str
+        for template_token, token in zip(seq1, seq2, strict=True):
+            if template_token == wildcard:
+                if token == wildcard:
+                    both_masked += 1
+                else:
+                    params += 1
+            elif template_token == token:
+                similar += 1
+            elif self.words_must_match and _WORD_RE.fullmatch(template_token) and _WORD_RE.fullmatch(token):
+                return -1.0, 0
+        if include_params:
+            similar += params
+        compared = len(seq1) - both_masked
+        return (similar / compared if compared else 1.0), params + both_masked
+
+
+@dataclass(frozen=True)
+class MinerSettings:
+    """Drain settings shared by every stream.
+
+    Attributes:
+        sim_th: share of equal tokens (0..1) a message needs to join a template.
+        depth: depth of Drain's prefix tree; depth - 2 leading tokens route a message.
+        max_children: children per tree node before tokens fall back to the wildcard.
+        max_clusters: templates kept per stream (least recently used dropped), None for all.
+        warmup_lines: messages seen before a new template counts as news.
+        words_must_match: differing plain words never become a variable (see ``_WordDrain``).
+        min_word_values: distinct words at one position that make it a variable after
+            all (see ``SiblingMerger``); 0 turns the merging off.
+    """
+
+    sim_th: float = 0.5
+    depth: int = 4
+    max_children: int = 100
+    max_clusters: int | None = 2000
+    warmup_lines: int = 1000
+    words_must_match: bool = True
+    min_word_values: int = 5
+
+
+@dataclass(frozen=True)
+class TemplateMatch:
+    """The template a message joined."""
+
+    template_id: int
+    template: str
+    is_new: bool  # the message created the template, after warm-up
+
+
+class TemplateMiner:
+    """Mine templates from messages of one stream.
+
+    Args:
+        settings: Drain settings; the defaults suit every layout we measured.
+        state: bytes from ``save_state`` to resume from, or None to start empty.
+
+    Raises:
+        StoreError: ``state`` cannot be decoded.
+    """
+
+    def __init__(self, settings: MinerSettings | None = None, state: bytes | None = None) -> None:
+        self.settings = settings or MinerSettings()
+        self.lines_seen = 0
+        self._drain = self._new_drain()
+        self._siblings = SiblingMerger(self.settings.min_word_values)
+        if state is not None:
+            self._load(state)
+
+    def _new_drain(self) -> Drain:
+        s = self.settings
+        drain = _WordDrain(
+            sim_th=s.sim_th,
+            depth=s.depth,
+            max_children=s.max_children,
+            max_clusters=s.max_clusters,
+            param_str=WILDCARD,
+            parametrize_numeric_tokens=True,
+        )
+        drain.words_must_match = s.words_must_match
+        return drain
+
+    def add(self, message: str) -> TemplateMatch:
+        """Mask ``message``, add it to its template and return the match."""
+        masked = mask_message(message)
+        cluster, change = self._drain.add_log_message(masked)
+        self.lines_seen += 1
+        if change != "none" and self.settings.min_word_values:
+            self._siblings.observe(cluster.cluster_id, tuple(cluster.log_template_tokens))
+            self._widen_root(cluster.cluster_id)
+        template_id = self._siblings.resolve(cluster.cluster_id)
+        is_new = (
+            change == "cluster_created"
+            and template_id == cluster.cluster_id
+            and self.lines_seen > self.settings.warmup_lines
+        )
+        return TemplateMatch(template_id, self.template(template_id) or "", is_new)
+
+    def _widen_root(self, template_id: int) -> None:
+        """Give a merged root's Drain cluster the merged template.
+
+        Later messages with yet another word at the merged position then join
+        that cluster instead of each making a cluster of their own, which
+        would make every message compare with all of them.
+        """
+        root = self._siblings.resolve(template_id)
+        merged = self._siblings.merged_tokens(root)
+        cluster = self._drain.id_to_cluster.get(root)
+        if merged is not None and cluster is not None and len(merged) == len(cluster.log_template_tokens):
+            cluster.log_template_tokens = merged
+
+    def resolve(self, template_id: int) -> int:
+        """Return the id a template is known by now: itself, or the id it was merged into."""
+        return self._siblings.resolve(template_id)
+
+    def template(self, template_id: int) -> str | None:
+        """Return the current text of a template, or None if unknown."""
+        merged = self._siblings.template(template_id)
+        if merged is not None:
+            return merged
+        cluster = self._drain.id_to_cluster.get(template_id)
+        return None if cluster is None else cluster.get_template()
+
+    def templates(self) -> list[tuple[int, str, int]]:
+        """Return (id, template, message count) of every template, merged siblings summed."""
+        counts: dict[int, int] = {}
+        for cluster in self._drain.clusters:
+            template_id = self._siblings.resolve(cluster.cluster_id)
+            counts[template_id] = counts.get(template_id, 0) + cluster.size
+        return [(template_id, self.template(template_id) or "", count) for template_id, count in sorted(counts.items())]
+
+    @property
+    def cluster_count(self) -> int:
+        """Number of Drain clusters kept, including those merged into another template."""
+        return len(self._drain.clusters)
+
+    @property
+    def is_warm(self) -> bool:
+        """True once the miner has seen its warm-up share of messages."""
+        return self.lines_seen >= self.settings.warmup_lines
+
+    def save_state(self) -> bytes:
+        """Serialize the tree, the templates and the line count to bytes.
+
+        Pickle, compressed: about 15 ms for 1,200 templates, where Drain3's
+        own jsonpickle snapshot took about 0.5 s, too long for the event loop.
+        """
+        payload = {"drain": self._drain, "siblings": self._siblings, "lines_seen": self.lines_seen}
+        return zlib.compress(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+    def _load(self, state: bytes) -> None:
+        try:
+            payload = _StateUnpickler(io.BytesIO(zlib.decompress(state))).load()
+            drain = payload["drain"]
+            siblings = payload["siblings"]
+            lines_seen = int(payload["lines_seen"])
+        except (pickle.UnpicklingError, ValueError, TypeError, KeyError, EOFError, zlib.error) as exc:
+            raise StoreError(
+                f"saved template miner state is unreadable ({exc}); "
+                "delete the stream's row from the miner_state table to start mining afresh"
+            ) from exc
+        if not isinstance(drain, Drain) or not isinstance(siblings, SiblingMerger):
+            raise StoreError(
+                f"saved template miner state is invalid: it contains {type(drain).__name__!r}, not a Drain tree; "
+                "delete the stream's row from the miner_state table to start mining afresh"
+            )
+        fresh = self._new_drain()
+        fresh.id_to_cluster = drain.id_to_cluster
+        fresh.clusters_counter = drain.clusters_counter
+        fresh.root_node = drain.root_node
+        self._drain = fresh
+        self._siblings = siblings
+        self.lines_seen = lines_seen
+        logger.debug("template miner resumed with %d templates after %d lines", len(fresh.clusters), lines_seen)
