@@ -376,9 +376,13 @@ class ScrapeSource:
             is_openmetrics = "openmetrics" in response.headers.get("content-type", "")
             return body.decode("utf-8", errors="replace"), is_openmetrics
 
+    def make_client(self) -> httpx.AsyncClient:
+        """Build the HTTP client with this target's timeout."""
+        return httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s), follow_redirects=True)
+
     async def run(self) -> None:
         """Scrape until cancelled."""
-        async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s), follow_redirects=True) as client:
+        async with self.make_client() as client:
             logger.info("source %s started: scraping %s every %.3g s", self.stream, self.spec.url, self.interval_s)
             next_at = time.monotonic()
             while True:
