@@ -43,6 +43,47 @@ print("ready", flush=True)
 time.sleep(600)
 """
 
+# A small app in its own process: /health answers after a delay that
+# "GET /control?delay=SECONDS" sets; /metrics serves a counter that grows
+# by 50 per scrape and a gauge. It prints "ready PORT" once listening.
+APP_SERVER = """
+import http.server, sys, threading
+state = {"delay": 0.0, "jobs": 0}
+lock = threading.Lock()
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        path, _, query = self.path.partition("?")
+        if path == "/control":
+            state["delay"] = float(query.split("=", 1)[1])
+            body = b"ok"
+        elif path == "/metrics":
+            with lock:
+                state["jobs"] += 50
+                jobs = state["jobs"]
+            body = f"# TYPE jobs_total counter\\njobs_total {jobs}\\n# TYPE queue_depth gauge\\nqueue_depth 3\\n".encode()
+        else:
+            threading.Event().wait(state["delay"])
+            body = b"ok"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print("ready", server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def spawn_app_server() -> tuple[subprocess.Popen[str], str]:
+    """Start APP_SERVER in its own process; return it and its base URL."""
+    proc = subprocess.Popen([sys.executable, "-c", APP_SERVER], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    word, port = proc.stdout.readline().split()
+    assert word == "ready"
+    return proc, f"http://127.0.0.1:{port}"
+
 
 def spawn(code: str, marker: str | None = None) -> tuple[subprocess.Popen[str], str]:
     """Start ``python -c code MARKER`` and wait for its "ready" line; return it and its marker."""

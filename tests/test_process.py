@@ -169,7 +169,8 @@ def test_cpu_first_sample_then_busy() -> None:
         assert "ctx_switches_per_s" not in first.gauges
         time.sleep(0.5)
         second = _poll_one(source)
-        assert second.gauges["cpu_pct"] > 50.0
+        # Far below 100 % on a loaded machine, far above an idle process.
+        assert second.gauges["cpu_pct"] > 10.0
         assert second.gauges["ctx_switches_per_s"] >= 0.0
         assert second.gauges["io.read_bytes_per_s"] >= 0.0
     finally:

@@ -312,8 +312,10 @@ def _is_finite(value: object) -> bool:
 class ScrapeSource:
     """Scrape ``spec.url`` every ``interval_s`` seconds; one stream, ``prom.<name>``.
 
-    Besides the target's own series, gauges ``scrape.up`` (1 or 0),
-    ``scrape.duration_ms`` and ``scrape.series`` describe the scrape itself.
+    Besides the target's own series, gauges ``scrape.up`` (1 or 0) and
+    ``scrape.series`` describe the scrape itself. The scrape's duration is
+    shown in the source state but is no feature: on a loaded machine it
+    mostly measures this process's own scheduling.
     """
 
     def __init__(
@@ -335,9 +337,12 @@ class ScrapeSource:
         self.converter = ScrapeConverter(self.stream, max_series=spec.max_series, include=spec.include, exclude=spec.exclude)
         self._last_error: str | None = None
 
-    async def scrape(self, client: httpx.AsyncClient) -> Observation:
-        """Fetch and convert one scrape; a failed scrape yields ``scrape.up`` 0 only."""
-        now = time.time()
+    async def scrape(self, client: httpx.AsyncClient, now: float | None = None) -> Observation:
+        """Fetch and convert one scrape taken at ``now`` (Unix seconds, default the current time).
+
+        A failed scrape yields ``scrape.up`` 0 only.
+        """
+        now = time.time() if now is None else now
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout_s):
@@ -353,7 +358,7 @@ class ScrapeSource:
 
         duration_ms = (time.perf_counter() - started) * 1000.0
         series = self.converter.series_count
-        gauges.update({"scrape.up": 1.0, "scrape.duration_ms": duration_ms, "scrape.series": float(series)})
+        gauges.update({"scrape.up": 1.0, "scrape.series": float(series)})
         if self._last_error is not None:
             logger.info("scrape %s works again", self.stream)
         self._last_error = None
