@@ -8,10 +8,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# A process that holds memory and grows it on request: each stdin line
+# A process that keeps its memory and grows it on request: each stdin line
 # "grow N" allocates and touches N MiB, then prints "ok".
 LEAKER = """
 import sys
@@ -43,7 +42,7 @@ print("ready", flush=True)
 time.sleep(600)
 """
 
-# A small app in its own process: /health answers after a delay that
+# A small app in its own process: /health responds after a delay that
 # "GET /control?delay=SECONDS" sets; /metrics serves a counter that grows
 # by 50 per scrape and a gauge. It prints "ready PORT" once listening.
 APP_SERVER = """
@@ -165,7 +164,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class ScriptedServer(http.server.ThreadingHTTPServer):
-    """A real HTTP server on 127.0.0.1 whose answers the test sets per path."""
+    """A real HTTP server on 127.0.0.1 whose responses the test sets per path."""
 
     daemon_threads = True
 
@@ -188,12 +187,3 @@ class ScriptedServer(http.server.ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0, step_s: float = 0.05) -> bool:
-    """Poll ``condition`` until it holds or ``timeout_s`` passes; return whether it held."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step_s)
-    return condition()

@@ -1,8 +1,8 @@
 """End to end: a leaking process and an endpoint turning slow become anomaly events.
 
 Real processes (a leaking one, and an app server in its own process) produce
-every observation; the test drives ``Engine.close_windows`` with window
-times of its own so that 95 windows take seconds instead of minutes.
+every observation. The test drives ``Engine.close_windows`` with window times
+of its own, so 95 windows take seconds instead of minutes.
 """
 
 from __future__ import annotations

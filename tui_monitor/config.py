@@ -9,7 +9,7 @@ any file is fine: the defaults watch this machine.
 Every error is a ``ConfigError`` that names the file, the key path (such as
 ``sources.endpoints[2].timeout_s``) and the fix. Unknown keys are errors with
 a did-you-mean. Secrets (header values, tokens) may come from environment
-variables, by ``${NAME}`` in the value or a ``token_env`` key; they are kept
+variables, by ``${NAME}`` in the value or a ``token_env`` key. They are kept
 as ``Secret`` objects, which print masked. See ``docs/config.example.toml``.
 """
 
@@ -43,7 +43,7 @@ _ENV_REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class _Invalid(Exception):
-    """A value is not of the expected form; the message says what is expected."""
+    """A value is not of the expected form; the message states the expected form."""
 
 
 # -- value checkers: each returns the converted value or raises _Invalid ----------

@@ -1,8 +1,8 @@
 """HTTP health checks: status, latency, body and JSON conditions, TLS expiry.
 
-Each endpoint is one stream, ``http.<name>``, and one task, so a server that
-accepts the connection and never answers delays only its own checks: every
-check ends by its total timeout.
+Each endpoint is one stream, ``http.<name>``, and one task. A server that
+accepts the connection and never responds delays only its own checks,
+because every check ends by its total timeout.
 """
 
 from __future__ import annotations
@@ -67,7 +67,13 @@ def json_path_get(document: Any, path: str) -> Any:
         if match is None:
             raise ValueError(f"invalid JSON path {path!r} at character {position}: expected .key, [index] or [\"key\"]")
         key, index, quoted = match.groups()
-        step: str | int = int(index) if index is not None else (key if key is not None else quoted)
+        step: str | int
+        if index is not None:
+            step = int(index)
+        elif key is not None:
+            step = key
+        else:
+            step = quoted
         try:
             value = value[step]
         except (KeyError, IndexError, TypeError):
@@ -92,8 +98,8 @@ class EndpointSource:
     condition holds. Only the first ``spec.max_body_bytes`` of the body are
     read. Redirects are followed up to ``spec.max_redirects``.
 
-    Gauges: ``up`` (1 or 0), ``latency_ms`` (for answered checks: headers and
-    body read), ``status_code``, ``status_class`` (2 for 2xx and so on),
+    Gauges: ``up`` (1 or 0), ``latency_ms`` (for checks that got a response,
+    headers and body read), ``status_code``, ``status_class`` (2 for 2xx and so on),
     ``redirects`` and, for https with a verified certificate,
     ``tls_cert_days_left``. Counts: ``checks``, ``failures``, ``timeouts``,
     ``status_2xx`` to ``status_5xx``.
@@ -185,7 +191,7 @@ class EndpointSource:
             return _Answer(response.status_code, bytes(body), len(response.history), cert_days)
 
     def _judge(self, answer: _Answer) -> str | None:
-        """Return why a check that got an answer is down, or None when it is up."""
+        """Return why a check that got a response is down, or None when it is up."""
         expected = self.spec.expect_status
         if expected and answer.status not in expected:
             return f"HTTP {answer.status}, expected {', '.join(map(str, expected))}"
@@ -206,11 +212,11 @@ class EndpointSource:
             return "body is not valid JSON"
         except KeyError:
             return f"JSON path {path} not found"
-        wanted = self.spec.json_expect
-        if wanted is None:
+        expected = self.spec.json_expect
+        if expected is None:
             return None if value else f"JSON {path} is {value!r}, expected a true value"
-        if value != wanted:
-            return f"JSON {path} is {value!r}, expected {wanted!r}"
+        if value != expected:
+            return f"JSON {path} is {value!r}, expected {expected!r}"
         return None
 
     def _down(self, reason: str) -> None:

@@ -28,7 +28,7 @@ STREAM = "host"
 
 # File system types that are not storage a person fills: snaps, images, RAM.
 _PSEUDO_FS = frozenset({"squashfs", "iso9660", "tmpfs", "devtmpfs", "overlay", "ramfs", "nsfs", "tracefs"})
-# Block devices whose I/O says nothing about real disks.
+# Block devices whose I/O is not traffic to a real disk.
 _VIRTUAL_DISK_PREFIXES = ("loop", "ram", "zram", "dm-", "sr")
 # Mounts are listed again at most this often; statvfs on each costs microseconds.
 _MOUNTS_REFRESH_S = 60.0
@@ -145,11 +145,11 @@ class HostSource:
 
     def _per_disk(self) -> dict[str, float]:
         counters: dict[str, float] = {}
-        wanted = self.per_disk if isinstance(self.per_disk, list) else None
+        selected = self.per_disk if isinstance(self.per_disk, list) else None
         for device, io in (psutil.disk_io_counters(perdisk=True) or {}).items():
-            if wanted is None and device.startswith(_VIRTUAL_DISK_PREFIXES):
+            if selected is None and device.startswith(_VIRTUAL_DISK_PREFIXES):
                 continue
-            if wanted is not None and device not in wanted:
+            if selected is not None and device not in selected:
                 continue
             name = sanitize_name(device)
             counters[f"disk.{name}.read_bytes_per_s"] = float(io.read_bytes)
@@ -158,9 +158,9 @@ class HostSource:
 
     def _per_interface(self) -> dict[str, float]:
         counters: dict[str, float] = {}
-        wanted = self.per_interface if isinstance(self.per_interface, list) else None
+        selected = self.per_interface if isinstance(self.per_interface, list) else None
         for nic, io in psutil.net_io_counters(pernic=True).items():
-            if (wanted is None and nic == "lo") or (wanted is not None and nic not in wanted):
+            if (selected is None and nic == "lo") or (selected is not None and nic not in selected):
                 continue
             name = sanitize_name(nic)
             counters[f"net.{name}.sent_bytes_per_s"] = float(io.bytes_sent)

@@ -5,11 +5,11 @@ by its name, a regular expression searched in its command line, or a pid
 file. When several processes match (a server and its workers), their values
 are summed and ``pids`` counts them.
 
-Polling stays cheap: the matched ``psutil.Process`` objects are cached, and
-the process table is scanned again only when a cached process has gone,
-when nothing matched yet (at most every ``rescan_s``), or every
-``rescan_s`` for selectors that may match more processes later. One scan
-serves every watched process that needs it in that poll.
+Polling stays cheap because the matched ``psutil.Process`` objects are
+cached. The process table is scanned again only when a cached process has
+gone, while nothing matches (at most every ``down_scan_s``), and every
+``rescan_s`` to pick up new workers. One scan serves every watched process
+that needs it in that poll.
 """
 
 from __future__ import annotations
@@ -152,18 +152,17 @@ class WatchedProcess:
         return now - self._last_scan >= period
 
     def matches(self, info: dict[str, object]) -> bool:
-        """Whether a scanned process (psutil ``info`` dict) is selected by this spec."""
+        """Return whether a scanned process (psutil ``info`` dict) is selected by this spec."""
         if info.get("pid") == self._self_pid:
             return False
         cmdline = info.get("cmdline") or []
         assert isinstance(cmdline, list)
         if self._pattern is not None:
             return bool(cmdline) and self._pattern.search(" ".join(cmdline)) is not None
-        wanted = self.spec.match_name
         names = {info.get("name"), os.path.basename(str(info.get("exe") or ""))}
         if cmdline:
             names.add(os.path.basename(cmdline[0]))
-        return wanted in names
+        return self.spec.match_name in names
 
     def take_scan(self, found: Iterable[psutil.Process], now: float) -> None:
         """Adopt the processes a scan found for this spec."""
@@ -190,6 +189,8 @@ class WatchedProcess:
             pass
 
     def _adopt(self, proc: psutil.Process) -> None:
+        # NOTE: any pid that appears after the first match counts as a restart,
+        # so a server that forks new workers reports them as restarts too.
         if self._has_been_up:
             self.restarts += 1
             logger.warning("process %s restarted: new pid %d (%s)", self.stream, proc.pid, self.spec.selector)

@@ -1,8 +1,8 @@
 """Prometheus scrapes: fetch a ``/metrics`` page and turn its series into features.
 
 Each scrape target is one stream, ``prom.<name>``. The page is parsed with
-prometheus_client's parser (the text exposition format, or OpenMetrics when
-the server says so). Per series:
+prometheus_client's parser: the text exposition format, or OpenMetrics when
+the response's Content-Type names it. Per series:
 
 - counters become per-second rates, ``<family>_per_s{labels}``; a counter
   that went down (a restart of the target) yields no rate for that scrape;
@@ -104,7 +104,7 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
     """Estimate the ``q`` quantile from cumulative ``(upper_bound, count)`` buckets.
 
     Buckets must be sorted by upper bound and end with ``+Inf``. The value
-    is interpolated linearly inside the bucket that holds the rank; a rank
+    is interpolated linearly inside the bucket that contains the rank; a rank
     in the ``+Inf`` bucket returns the highest finite bound, and the lowest
     bucket is taken to start at 0 when its bound is positive. Returns NaN
     when there are no observations.
@@ -171,7 +171,7 @@ class ScrapeConverter:
 
     Args:
         stream: the stream name used in messages.
-        max_series: the most series (label sets per family) admitted.
+        max_series: the maximum number of series (label sets per family) admitted.
         include: regex a family name must match to be kept.
         exclude: regex of family names to drop.
     """
@@ -204,7 +204,7 @@ class ScrapeConverter:
         histograms: dict[str, list[tuple[float, float]]] = {}
         self.dropped_series = 0
         for family in parse(text):
-            if not self._is_wanted(family.name):
+            if not self._is_selected(family.name):
                 continue
             kind = family.type
             if kind == "counter":
@@ -222,7 +222,7 @@ class ScrapeConverter:
         self._warn_cap()
         return {name: value for name, value in gauges.items() if math.isfinite(value)}
 
-    def _is_wanted(self, family: str) -> bool:
+    def _is_selected(self, family: str) -> bool:
         if self._include is not None and not self._include.search(family):
             return False
         return self._exclude is None or not self._exclude.search(family)
@@ -360,7 +360,7 @@ class ScrapeSource:
         series = self.converter.series_count
         gauges.update({"scrape.up": 1.0, "scrape.series": float(series)})
         if self._last_error is not None:
-            logger.info("scrape %s works again", self.stream)
+            logger.info("scrape %s succeeded again", self.stream)
         self._last_error = None
         detail = f"{series} series, {duration_ms:.0f} ms"
         if self.converter.dropped_series:
