@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from metrics_helpers import LEAKER, spawn, spawn_app_server, stop, tell
+from metrics_helpers import LEAKER, SLEEPER, spawn, spawn_app_server, stop, tell
 from tui_monitor.engine import Engine, EventChanged, Update, WindowScored
 from tui_monitor.settings import EndpointSpec, Settings
 from tui_monitor.sources.endpoint import EndpointSource
@@ -136,3 +136,36 @@ async def test_leak_and_slow_endpoint_detected(tmp_path: Path, app_url: str) -> 
     assert rig.engine.detectors["http.api"].state == "anomalous"
     assert {event.stream for event in stored} >= {"proc.leaker", "http.api"}
     assert windows[-1].features["prom.app.jobs_per_s.mean"] == pytest.approx(50 / (WINDOW_S / SAMPLES_PER_WINDOW))
+
+
+@pytest.mark.slow
+async def test_engine_runs_new_sources(tmp_path: Path, app_url: str) -> None:
+    sleeper, marker = spawn(SLEEPER)
+    settings = Settings(
+        db_path=tmp_path / "monitor.db",
+        window_s=1.0,
+        host_interval_s=0.25,
+        process_interval_s=0.25,
+        endpoint_interval_s=0.25,
+        scrape_interval_s=0.25,
+        endpoints=[EndpointSpec("api", f"{app_url}/health")],
+        processes=[ProcessSpec("sleeper", match_cmdline=marker), ProcessSpec("absent", match_cmdline="no-such-process-x9")],
+        scrapes=[ScrapeSpec("app", f"{app_url}/metrics")],
+    )
+    store = FeatureStore(settings.db_path)
+    engine = Engine(settings, store)
+    try:
+        await engine.run(duration_s=2.6)
+        streams = {stream: store.windows_since(stream, 0) for stream in ("proc.sleeper", "proc.absent", "http.api", "prom.app", "host")}
+    finally:
+        stop(sleeper)
+        store.close()
+
+    for stream, windows in streams.items():
+        assert windows, f"no window stored for {stream}"
+    assert streams["proc.sleeper"][-1].features["proc.sleeper.up.last"] == 1.0
+    assert streams["proc.absent"][-1].features["proc.absent.up.last"] == 0.0
+    assert streams["http.api"][-1].features["http.api.up.mean"] == 1.0
+    assert streams["prom.app"][-1].features["prom.app.jobs_per_s.mean"] > 0
+    assert engine.sources["proc.absent"].status == "down"
+    assert engine.sources["prom.app"].status == "running"
