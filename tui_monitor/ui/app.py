@@ -21,6 +21,7 @@ from tui_monitor.settings import Settings
 from tui_monitor.store import EventRecord, FeatureStore
 from tui_monitor.ui.charts import SeriesChart
 from tui_monitor.ui.help import HelpScreen
+from tui_monitor.ui.targets import TargetsTable
 
 __all__ = ["MonitorApp"]
 
@@ -93,6 +94,8 @@ class MonitorApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield SourcesBar("starting…", id="sources")
+        if self.settings.processes or self.settings.endpoints or self.settings.scrapes:
+            yield TargetsTable(id="targets")
         with Grid(id="charts"):
             yield SeriesChart("CPU %", y_max=100, id="chart-cpu")
             yield SeriesChart("Memory used %", y_max=100, id="chart-mem")
@@ -126,9 +129,14 @@ class MonitorApp(App[None]):
 
     def on_engine_update(self, update: Update) -> None:
         """Record an engine update; widgets redraw on the next timer tick."""
+        targets = self.query(TargetsTable)
         if isinstance(update, ObservationMade):
             self._take_observation(update)
+            for table in targets:
+                table.take_observation(update.observation)
         elif isinstance(update, WindowScored):
+            for table in targets:
+                table.take_detector_state(update.window.stream, update.detector_state)
             if not update.decision.is_warmup:
                 self.query_one("#chart-score", SeriesChart).add(
                     update.window.stream, update.window.end, update.decision.score
@@ -143,6 +151,8 @@ class MonitorApp(App[None]):
                 names = ", ".join(f["name"] for f in update.event.top_features[:2])
                 self.notify(f"{update.event.stream}: {names}", title="Anomaly", severity="warning")
         elif isinstance(update, SourceChanged):
+            for table in targets:
+                table.take_state(update.state)
             self._refresh_sources()
 
     def _take_observation(self, update: ObservationMade) -> None:
@@ -164,6 +174,8 @@ class MonitorApp(App[None]):
             logs.add("lines", second, self._log_lines.pop(second))
         for chart in self.query(SeriesChart):
             chart.redraw_if_changed(now)
+        for table in self.query(TargetsTable):
+            table.redraw()
 
     def _refresh_sources(self) -> None:
         parts = []
