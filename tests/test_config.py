@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tui_monitor.cli import _settings_from, build_parser
+from tui_monitor.cli import _settings_from, build_parser, main
 from tui_monitor.config import apply_config, find_config, load_config
 from tui_monitor.errors import ConfigError
 from tui_monitor.settings import Secret, Settings
+from tui_monitor.store import FeatureStore
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "config.example.toml"
 
@@ -189,3 +190,11 @@ def test_options_work_without_config(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert settings.config_path is None
     assert settings.window_s == 10.0
     assert settings.scrapes[0].stream == "prom.app"
+
+
+def test_events_command_reads_config_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "configured.db"
+    FeatureStore(db).close()
+    path = _write(tmp_path, f"db = {str(db)!r}\n")
+    assert main(["--config", str(path), "events"]) == 0
+    assert str(db) in capsys.readouterr().out

@@ -132,7 +132,11 @@ def _settings_from(args: argparse.Namespace) -> Settings:
 
 
 def _print_events(args: argparse.Namespace) -> int:
-    db_path = args.events_db or args.db or default_db_path()
+    db_path = args.events_db or args.db
+    if db_path is None:
+        config_path = find_config(args.config)
+        configured = load_config(config_path).get("db_path") if config_path is not None else None
+        db_path = configured or default_db_path()
     store = FeatureStore(db_path, readonly=True)
     try:
         events = store.events_since(time.time() - args.since)
