@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import doctest
 import logging
 import os
@@ -227,3 +228,31 @@ def test_spec_needs_one_selector() -> None:
 def test_spec_rejects_bad_regex() -> None:
     with pytest.raises(ConfigError, match="invalid match_cmdline"):
         ProcessSpec("x", match_cmdline="(")
+
+
+def test_each_process_polled_at_its_interval() -> None:
+    proc, marker = spawn(SLEEPER)
+    try:
+        specs = [ProcessSpec("fast", match_cmdline=marker, interval_s=0.05), ProcessSpec("slow", match_cmdline=marker, interval_s=60)]
+        source = ProcessSource(specs, lambda o: None, lambda s: None, interval_s=1.0)
+        assert {obs.stream for obs in source.poll(only_due=True)} == {"proc.fast", "proc.slow"}
+        time.sleep(0.1)
+        assert [obs.stream for obs in source.poll(only_due=True)] == ["proc.fast"]
+        assert source.tick_s == 0.05
+    finally:
+        stop(proc)
+
+
+async def test_run_emits_until_cancelled() -> None:
+    proc, marker = spawn(SLEEPER)
+    seen: list[Observation] = []
+    try:
+        source = ProcessSource([ProcessSpec("s", match_cmdline=marker)], seen.append, lambda s: None, interval_s=0.05)
+        task = asyncio.create_task(source.run())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    finally:
+        stop(proc)
+    assert len(seen) >= 3
+    assert seen[-1].gauges["up"] == 1.0

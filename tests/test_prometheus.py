@@ -8,6 +8,8 @@ import math
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tui_monitor.sources.prometheus as prometheus_module
 from metrics_helpers import Route, ScriptedServer
@@ -238,3 +240,17 @@ async def test_scrape_body_cap(server: ScriptedServer) -> None:
         obs = await source.scrape(client)
     assert obs.gauges["scrape.up"] == 0.0
     assert "max_body_bytes" in states[-1].detail
+
+
+@given(
+    counts=st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=8),
+    q_low=st.floats(min_value=0.0, max_value=1.0),
+    q_high=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_quantile_monotonic_and_bounded(counts: list[int], q_low: float, q_high: float) -> None:
+    bounds = [0.1 * (i + 1) for i in range(len(counts))]
+    cumulative = [float(sum(counts[: i + 1])) for i in range(len(counts))]
+    buckets = [*zip(bounds, cumulative, strict=True), (math.inf, cumulative[-1] + 1.0)]
+    low, high = sorted((q_low, q_high))
+    assert histogram_quantile(low, buckets) <= histogram_quantile(high, buckets)
+    assert 0.0 <= histogram_quantile(high, buckets) <= bounds[-1]
