@@ -198,3 +198,9 @@ def test_events_command_reads_config_db(tmp_path: Path, capsys: pytest.CaptureFi
     path = _write(tmp_path, f"db = {str(db)!r}\n")
     assert main(["--config", str(path), "events"]) == 0
     assert str(db) in capsys.readouterr().out
+
+
+def test_host_interval_above_window(tmp_path: Path) -> None:
+    path = _write(tmp_path, "window_s = 5\n[sources.host]\ninterval_s = 6\n")
+    with pytest.raises(ConfigError, match=r"sources\.host\.interval_s: invalid value 6\.0: .* must not exceed the window \(5\.0 s\)"):
+        load_config(path)

@@ -107,7 +107,6 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     config_path = find_config(args.config)
     if config_path is not None:
         apply_config(settings, load_config(config_path))
-        logger.info("config loaded from %s", config_path)
 
     # Options override the config file; list options add to its lists.
     overrides = {
@@ -177,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.DEBUG if args.verbose else logging.INFO
     log_file = None if is_headless else Path(platformdirs.user_log_dir("tui-monitor")) / "tui-monitor.log"
     configure_logging(level=level, log_file=log_file)
+    if settings.config_path is not None:
+        logger.info("config loaded from %s", settings.config_path)
 
     try:
         store = FeatureStore(settings.db_path)

@@ -359,6 +359,12 @@ def load_config(path: Path) -> dict[str, Any]:
         host = _check_table(sources["host"], _HOST, where.key("host"))
         if "interval_s" in host:
             result["host_interval_s"] = host.pop("interval_s")
+            window_s = result.get("window_s", Settings.window_s)
+            if result["host_interval_s"] > window_s:
+                raise where.key("host").key("interval_s").error(
+                    f"invalid value {result['host_interval_s']!r}: the host poll interval must not exceed "
+                    f"the window ({window_s!r} s); lower it or raise window_s"
+                )
         result.update({f"host_{key}": value for key, value in host.items()})
 
     builders: list[tuple[str, Callable[[Any, _Where], Any]]] = [
