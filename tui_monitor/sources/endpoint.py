@@ -22,7 +22,7 @@ import httpx
 from tui_monitor.settings import EndpointSpec, Secret
 from tui_monitor.sources.base import Observation, ObservationSink, SourceState, StateSink
 
-__all__ = ["EndpointSource", "json_path_get", "redact_url"]
+__all__ = ["EndpointSource", "describe_error", "json_path_get", "redact_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class EndpointSource:
             counts["failures"] = 1.0
             if isinstance(exc, TimeoutError | httpx.TimeoutException):
                 counts["timeouts"] = 1.0
-            self._down(_describe(exc, self.spec.max_redirects))
+            self._down(describe_error(exc, self.spec.max_redirects))
             return Observation(self.stream, now, gauges={"up": 0.0}, counts=counts)
 
         latency_ms = (time.perf_counter() - started) * 1000.0
@@ -251,7 +251,8 @@ def _cert_days_left(response: httpx.Response) -> float | None:
     return (ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400.0
 
 
-def _describe(exc: BaseException, max_redirects: int) -> str:
+def describe_error(exc: BaseException, max_redirects: int) -> str:
+    """Describe a failed request in a few words for the source state and the log."""
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.TooManyRedirects):

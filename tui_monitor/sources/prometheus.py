@@ -36,6 +36,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_pro
 from tui_monitor.errors import ConfigError
 from tui_monitor.settings import Secret, parse_endpoint, sanitize_name
 from tui_monitor.sources.base import Observation, ObservationSink, SourceState, StateSink
+from tui_monitor.sources.endpoint import describe_error, redact_url
 from tui_monitor.sources.host import RateTracker
 
 __all__ = ["ScrapeConverter", "ScrapeSource", "ScrapeSpec", "histogram_quantile", "parse_scrape", "series_name"]
@@ -46,6 +47,7 @@ QUANTILES = (0.5, 0.95, 0.99)
 
 _LABEL_VALUE_RE = re.compile(r"[^A-Za-z0-9_.:/-]+")
 _MAX_LABEL_VALUE_CHARS = 40
+_MAX_REDIRECTS = 5
 _ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=1"
 
 
@@ -353,7 +355,7 @@ class ScrapeSource:
         except (httpx.HTTPError, TimeoutError, ValueError, _ScrapeFailed) as exc:
             reason = _describe(exc)
             if reason != self._last_error:
-                logger.warning("scrape %s (%s) failed: %s", self.stream, self.spec.url, reason)
+                logger.warning("scrape %s (%s) failed: %s", self.stream, redact_url(self.spec.url), reason)
             self._last_error = reason
             self._report(SourceState(self.stream, "down", reason))
             return Observation(self.stream, now, gauges={"scrape.up": 0.0})
@@ -385,12 +387,12 @@ class ScrapeSource:
 
     def make_client(self) -> httpx.AsyncClient:
         """Build the HTTP client with this target's timeout."""
-        return httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s), follow_redirects=True)
+        return httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s), follow_redirects=True, max_redirects=_MAX_REDIRECTS)
 
     async def run(self) -> None:
         """Scrape until cancelled."""
         async with self.make_client() as client:
-            logger.info("source %s started: scraping %s every %.3g s", self.stream, self.spec.url, self.interval_s)
+            logger.info("source %s started: scraping %s every %.3g s", self.stream, redact_url(self.spec.url), self.interval_s)
             next_at = time.monotonic()
             while True:
                 self._emit(await self.scrape(client))
@@ -407,10 +409,8 @@ def _reveal(value: str | Secret) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
-        return "timed out"
     if isinstance(exc, ValueError):
         return f"invalid exposition format: {exc}"
-    if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect: {exc}"
-    return str(exc) or type(exc).__name__
+    if isinstance(exc, _ScrapeFailed):
+        return str(exc)
+    return describe_error(exc, max_redirects=_MAX_REDIRECTS)
