@@ -256,3 +256,33 @@ async def test_run_emits_until_cancelled() -> None:
         stop(proc)
     assert len(seen) >= 3
     assert seen[-1].gauges["up"] == 1.0
+
+
+def test_pid_file_of_exited_process_no_restarts(tmp_path: Path) -> None:
+    pid_file = tmp_path / "app.pid"
+    proc, _ = spawn(SLEEPER)
+    pid_file.write_text(f"{proc.pid}\n")
+    source = _source(ProcessSpec("app", pid_file=str(pid_file)))
+    assert _poll_one(source).gauges["up"] == 1.0
+    stop(proc)
+    polls = [_poll_one(source) for _ in range(3)]
+    assert [obs.gauges["up"] for obs in polls] == [0.0, 0.0, 0.0]
+    assert sum(obs.counts["restarts"] for obs in polls) == 0.0
+
+
+def test_pid_file_naming_zombie_is_down(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    try:
+        pid_file = tmp_path / "app.pid"
+        pid_file.write_text(f"{child.pid}\n")
+        source = _source(ProcessSpec("app", pid_file=str(pid_file)))
+        assert _poll_one(source).gauges["up"] == 1.0
+        # Not reaped: the child stays a zombie until wait() below.
+        deadline = time.monotonic() + 10
+        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.05)
+        polls = [_poll_one(source) for _ in range(3)]
+        assert [obs.gauges["up"] for obs in polls] == [0.0, 0.0, 0.0]
+        assert sum(obs.counts["restarts"] for obs in polls) == 0.0
+    finally:
+        child.wait(timeout=10)

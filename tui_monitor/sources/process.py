@@ -136,6 +136,7 @@ class WatchedProcess:
         self._self_pid = os.getpid()
         self.restarts = 0
         self._restarts_emitted = 0
+        self._pid_file_pid: int | None = None
 
     # -- selection ---------------------------------------------------------------
 
@@ -183,10 +184,15 @@ class WatchedProcess:
         if pid in self._tracked:
             return
         self._tracked.clear()
+        if pid == self._pid_file_pid:
+            return  # the pid it names has exited: down until the file changes
+        self._pid_file_pid = pid
         try:
-            self._adopt(psutil.Process(pid))
+            proc = psutil.Process(pid)
         except psutil.NoSuchProcess:
-            pass
+            return
+        if _is_alive(proc):
+            self._adopt(proc)
 
     def _adopt(self, proc: psutil.Process) -> None:
         # NOTE: any pid that appears after the first match counts as a restart,
@@ -222,6 +228,7 @@ class WatchedProcess:
                 values = self._read_one(tracked, now)
             except (psutil.NoSuchProcess, psutil.ZombieProcess):
                 del self._tracked[tracked.proc.pid]
+                self._last_scan = float("-inf")
                 continue
             for name, value in values.items():
                 gauges[name] = gauges.get(name, 0.0) + value
