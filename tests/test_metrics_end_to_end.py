@@ -89,6 +89,17 @@ class _Rig:
         scored = [u for u in self.updates if isinstance(u, WindowScored) and u.window.stream == stream]
         return [[f["name"] for f in u.decision.top_features] for u in scored if u.window.start >= start and u.decision.is_hot]
 
+    def describe(self, stream: str, since: int) -> str:
+        """One line per scored window of ``stream`` from window index ``since`` on, for failure messages."""
+        start = self.t0 + since * WINDOW_S
+        lines = []
+        for u in self.updates:
+            if isinstance(u, WindowScored) and u.window.stream == stream and u.window.start >= start:
+                top = ", ".join(f"{f['name']}={f['value']:.4g} (z {f['z']})" for f in u.decision.top_features[:2])
+                d = u.decision
+                lines.append(f"window {(u.window.start - self.t0) / WINDOW_S:.0f}: raw {d.raw_score:.3f} score {d.score:.3f} hot {d.is_hot}: {top}")
+        return "\n".join(lines)
+
     def opened(self) -> dict[str, list[str]]:
         events = [u.event for u in self.updates if isinstance(u, EventChanged) and u.change == "opened"]
         return {event.stream: [f["name"] for f in event.top_features] for event in events}
@@ -124,13 +135,13 @@ async def test_leak_and_slow_endpoint_detected(tmp_path: Path, app_url: str) -> 
 
     # RSS and the scraped series are steady while normal; loopback latency
     # may jitter on a loaded machine, so http.api is judged by the slow phase.
-    assert "proc.leaker" not in opened_while_normal
-    assert "prom.app" not in rig.opened()
+    assert "proc.leaker" not in opened_while_normal, rig.describe("proc.leaker", 0)
+    assert "prom.app" not in rig.opened(), rig.describe("prom.app", 0)
     leak_hot = rig.hot_windows("proc.leaker", leak_from)
     slow_hot = rig.hot_windows("http.api", slow_from)
-    assert len(leak_hot) >= 2
+    assert len(leak_hot) >= 2, rig.describe("proc.leaker", leak_from - 3)
     assert any("proc.leaker.rss_bytes.mean" in names for names in leak_hot)
-    assert len(slow_hot) >= 2
+    assert len(slow_hot) >= 2, rig.describe("http.api", slow_from - 5)
     assert all(any("latency_ms" in name for name in names[:2]) for names in slow_hot)
     assert "proc.leaker" in rig.opened()
     assert rig.engine.detectors["http.api"].state == "anomalous"
