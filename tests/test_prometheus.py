@@ -254,3 +254,14 @@ def test_quantile_monotonic_and_bounded(counts: list[int], q_low: float, q_high:
     low, high = sorted((q_low, q_high))
     assert histogram_quantile(low, buckets) <= histogram_quantile(high, buckets)
     assert 0.0 <= histogram_quantile(high, buckets) <= bounds[-1]
+
+
+async def test_scrape_openmetrics_page(server: ScriptedServer) -> None:
+    body = b"# TYPE jobs counter\njobs_total 5\n# TYPE depth gauge\ndepth 2.5\n# EOF\n"
+    server.routes["/metrics"] = Route(body=body, headers={"Content-Type": "application/openmetrics-text; version=1.0.0"})
+    states: list[SourceState] = []
+    source = _scrape_source(ScrapeSpec("app", server.url("/metrics")), states)
+    async with source.make_client() as client:
+        obs = await source.scrape(client)
+    assert obs.gauges["scrape.up"] == 1.0
+    assert obs.gauges["depth"] == 2.5
