@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import doctest
 import logging
 from pathlib import Path
 
 import pytest
 
+import tui_monitor.settings as settings_module
 from tui_monitor.cli import _settings_from, build_parser, main
 from tui_monitor.config import apply_config, find_config, load_config
 from tui_monitor.errors import ConfigError
@@ -204,3 +206,15 @@ def test_host_interval_above_window(tmp_path: Path) -> None:
     path = _write(tmp_path, "window_s = 5\n[sources.host]\ninterval_s = 6\n")
     with pytest.raises(ConfigError, match=r"sources\.host\.interval_s: invalid value 6\.0: .* must not exceed the window \(5\.0 s\)"):
         load_config(path)
+
+
+def test_settings_doctests() -> None:
+    assert doctest.testmod(settings_module).failed == 0
+
+
+def test_secret_masked_in_text() -> None:
+    secret = Secret("hunter2-long-password")
+    assert str(secret) == "hu****"
+    assert f"{secret}" == "hu****"
+    assert "hunter2" not in repr(secret)
+    assert secret.reveal() == "hunter2-long-password"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import doctest
+
+import tui_monitor.features.windows as windows_module
 from tui_monitor.features.windows import WindowAggregator, percentile
 from tui_monitor.sources.base import Observation
 
@@ -43,3 +46,7 @@ def test_nan_gauge_does_not_poison_window() -> None:
 def test_counts_keep_plain_names() -> None:
     features = _close([Observation("proc.a", 101.0, counts={"restarts": 1.0}), Observation("proc.a", 105.0, counts={"restarts": 1.0})])
     assert features["proc.a.restarts"] == 2.0
+
+
+def test_windows_doctests() -> None:
+    assert doctest.testmod(windows_module).failed == 0
