@@ -230,6 +230,8 @@ class WatchedProcess:
                 del self._tracked[tracked.proc.pid]
                 self._last_scan = float("-inf")
                 continue
+            # NOTE: a pid seen for the first time has no rates yet, so the summed
+            # rates of a multi-process match dip for one poll after a worker restarts.
             for name, value in values.items():
                 gauges[name] = gauges.get(name, 0.0) + value
 
