@@ -2,11 +2,13 @@
 
 Run from the repository root:
 
-    python bench/poll_cost.py [--repeat 200] [--processes 10] [--series 500]
+    python bench/poll_cost.py [--repeat 200] [--processes 10] [--series 500] [--score-features 40,500,1500]
 
 Watched processes are real sleeping subprocesses started (and ended) by this
-script; the scrape is served by a real HTTP server on 127.0.0.1. Figures are
-medians in milliseconds of wall time per poll. The last line is the summary.
+script; the scrape is served by a real HTTP server on 127.0.0.1. The
+scoring figures time one ``StreamDetector.process`` call per window of random
+features, which is what a scrape's window costs the engine later. Figures are
+medians in milliseconds of wall time. The last line is the summary.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.server
+import random
 import statistics
 import subprocess
 import sys
@@ -146,17 +149,42 @@ async def _scrape_many(spec: ScrapeSpec, repeat: int) -> tuple[float, int]:
     return statistics.median(times), features
 
 
+def bench_scoring(feature_counts: list[int], windows: int = 100) -> dict[str, float]:
+    from tui_monitor.detectors import StreamDetector
+
+    rng = random.Random(1)
+    results = {}
+    for count in feature_counts:
+        detector = StreamDetector("prom.bench", warmup_windows=30)
+        names = [f"f{i}" for i in range(count)]
+        times = []
+        for _ in range(windows):
+            features = {name: rng.random() for name in names}
+            started = time.perf_counter()
+            detector.process(features)
+            times.append((time.perf_counter() - started) * 1000.0)
+        # The second half: the history the baseline keeps has filled up.
+        results[f"score_window_{count}_features_ms"] = statistics.median(times[windows // 2 :])
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=200, help="polls per measurement (default: 200)")
     parser.add_argument("--processes", type=int, default=10, help="watched processes (default: 10)")
     parser.add_argument("--series", type=int, default=500, help="series on the scraped page (default: 500)")
+    parser.add_argument(
+        "--score-features", default="40,500,1500", metavar="N,N,...",
+        help="feature counts of the windows whose scoring is timed (default: 40,500,1500)",
+    )  # fmt: skip
     args = parser.parse_args()
+    feature_counts = [int(n) for n in args.score_features.split(",") if n]
 
     results: dict[str, float] = {}
     results.update(bench_host(args.repeat))
     results.update(bench_processes(args.processes, args.repeat))
     results.update(bench_scrape(args.series, args.repeat))
+    results.update(bench_scoring(feature_counts))
     for name, value in results.items():
         print(f"{name:38} {value:10.3f}")
     print(
@@ -164,7 +192,8 @@ def main() -> None:
         f"{args.processes} processes {results['processes_steady_poll_ms']:.3f} ms "
         f"(first poll with scan {results['processes_first_poll_with_scan_ms']:.1f} ms), "
         f"{args.series}-series scrape {results['scrape_fetch_and_convert_ms']:.1f} ms "
-        f"(convert {results['scrape_convert_ms']:.1f} ms)"
+        f"(convert {results['scrape_convert_ms']:.1f} ms), scoring "
+        + ", ".join(f"{n} features {results[f'score_window_{n}_features_ms']:.1f} ms" for n in feature_counts)
     )
 
 
