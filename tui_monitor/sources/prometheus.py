@@ -66,7 +66,8 @@ class ScrapeSpec:
     timeout_s: float | None = None
     headers: tuple[tuple[str, str | Secret], ...] = ()
     # Each series becomes about three window features, and the engine scores
-    # windows on its event loop: 1,500 features cost about 70 ms per window.
+    # windows on its event loop: 1,500 features cost 16-49 ms per window on a
+    # loaded 2-core machine (bench/poll_cost.py).
     max_series: int = 100
     include: str | None = None
     exclude: str | None = None
