@@ -16,6 +16,7 @@ from pathlib import Path
 import platformdirs
 
 from tui_monitor import __version__
+from tui_monitor.config import apply_config, find_config, load_config
 from tui_monitor.errors import ConfigError, TuiMonitorError
 from tui_monitor.alerts import targets_from
 from tui_monitor.alerts._commands import print_notifications
@@ -25,6 +26,8 @@ from tui_monitor.retention import database_size_bytes, format_bytes
 from tui_monitor.rules._commands import add_rules_commands, run_rules_command
 from tui_monitor.settings import Settings, default_db_path, default_rules_dir, parse_endpoint
 from tui_monitor.store import FeatureStore, add_annotation
+from tui_monitor.sources.process import parse_process
+from tui_monitor.sources.prometheus import parse_scrape
 
 __all__ = ["build_parser", "main", "parse_duration"]
 
@@ -105,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch this machine, its logs and endpoints; learn what is normal and show what is not.",
     )
     parser.add_argument("--version", action="version", version=f"tui-monitor {__version__}")
+    parser.add_argument(
+        "--config", type=Path, default=None, metavar="PATH",
+        help="config file, TOML or YAML (default: ./tui-monitor.toml|yaml, then the user's config folder); options override it",
+    )  # fmt: skip
     parser.add_argument("--db", type=Path, default=None, help=f"feature store file (default: {default_db_path()})")
     parser.add_argument(
         "--log", action="append", default=[], metavar="PATH",
@@ -114,12 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", action="append", default=[], metavar="[NAME=]URL",
         help="HTTP endpoint to check with GET; repeatable; NAME names the stream (default: host and port)",
     )  # fmt: skip
-    parser.add_argument("--window", type=_positive_seconds, default=10.0, metavar="SECONDS", help="window length in seconds (default: 10)")
+    parser.add_argument(
+        "--proc", action="append", default=[], metavar="[STREAM=]NAME|~REGEX|@PIDFILE",
+        help="process to watch by name, command-line regex (~) or pid file (@); repeatable",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scrape", action="append", default=[], metavar="[NAME=]URL",
+        help="Prometheus metrics page to scrape; repeatable; NAME names the stream (default: host and port)",
+    )  # fmt: skip
+    parser.add_argument("--window", type=_positive_seconds, default=None, metavar="SECONDS", help="window length in seconds (default: 10)")
     parser.add_argument("--interval", type=_positive_seconds, default=None, metavar="SECONDS", help="host poll interval in seconds (default: 1, or the window if shorter)")
-    parser.add_argument("--url-interval", type=_positive_seconds, default=5.0, metavar="SECONDS", help="endpoint check interval in seconds (default: 5)")
-    parser.add_argument("--url-timeout", type=_positive_seconds, default=5.0, metavar="SECONDS", help="endpoint check timeout in seconds (default: 5)")
-    parser.add_argument("--warmup", type=int, default=30, metavar="WINDOWS", help="windows each detector learns before it may alert (default: 30)")
-    parser.add_argument("--threshold", type=float, default=0.98, help="calibrated score (0..1) at which a window counts as anomalous (default: 0.98)")
+    parser.add_argument("--url-interval", type=_positive_seconds, default=None, metavar="SECONDS", help="endpoint check interval in seconds (default: 5)")
+    parser.add_argument("--url-timeout", type=_positive_seconds, default=None, metavar="SECONDS", help="endpoint check timeout in seconds (default: 5)")
+    parser.add_argument("--warmup", type=int, default=None, metavar="WINDOWS", help="windows each detector learns before it may alert (default: 30)")
+    parser.add_argument("--threshold", type=float, default=None, help="calibrated score (0..1) at which a window counts as anomalous (default: 0.98)")
     parser.add_argument("--headless", action="store_true", help="run without the terminal UI; print one JSON line per anomaly on stdout")
     parser.add_argument("--duration", type=parse_duration, default=None, metavar="TIME", help="stop after this time, e.g. 60, 10m, 1h (default: run until stopped)")
     parser.add_argument("--log-file", type=Path, default=None, metavar="PATH", help="with --headless: log to PATH, rotated at 5 MB with 3 old files kept (default: stderr)")
@@ -152,24 +167,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
-    settings = Settings(
-        db_path=args.db or default_db_path(),
-        log_paths=list(args.log),
-        endpoints=[parse_endpoint(text) for text in args.url],
-        window_s=args.window,
-        host_interval_s=args.interval if args.interval is not None else min(1.0, args.window),
-        endpoint_interval_s=args.url_interval,
-        endpoint_timeout_s=args.url_timeout,
-        warmup_windows=args.warmup,
-        threshold=args.threshold,
-        samples_retention_days=args.keep_samples,
-        windows_retention_days=args.keep_windows,
-        events_retention_days=args.keep_events,
-        plugin_dirs=args.plugins if args.plugins is not None else [default_plugin_dir()],
-        is_entry_point_plugins=not args.no_plugin_entry_points,
-        rules_dir=args.rules or default_rules_dir(),
-        notify_urls=list(args.notify),
-    )
+    settings = Settings()
+    config_path = find_config(args.config)
+    if config_path is not None:
+        apply_config(settings, load_config(config_path))
+
+    # Options override the config file; list options add to its lists.
+    overrides = {
+        "db_path": args.db,
+        "window_s": args.window,
+        "host_interval_s": args.interval,
+        "endpoint_interval_s": args.url_interval,
+        "endpoint_timeout_s": args.url_timeout,
+        "warmup_windows": args.warmup,
+        "threshold": args.threshold,
+        "rules_dir": args.rules,
+    }
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(settings, key, value)
+    settings.log_paths = [*settings.log_paths, *args.log]
+    settings.endpoints = [*settings.endpoints, *(parse_endpoint(text) for text in args.url)]
+    settings.processes = [*settings.processes, *(parse_process(text) for text in args.proc)]
+    settings.scrapes = [*settings.scrapes, *(parse_scrape(text) for text in args.scrape)]
+    if args.interval is None:
+        settings.host_interval_s = min(settings.host_interval_s, settings.window_s)
+    settings.samples_retention_days = args.keep_samples
+    settings.windows_retention_days = args.keep_windows
+    settings.events_retention_days = args.keep_events
+    settings.plugin_dirs = args.plugins if args.plugins is not None else [default_plugin_dir()]
+    settings.is_entry_point_plugins = not args.no_plugin_entry_points
+    settings.notify_urls = [*settings.notify_urls, *args.notify]
     for name, key, value in args.plugin_option:
         settings.plugin_options.setdefault(name, {})[key] = value
     settings.validate()
@@ -178,7 +206,11 @@ def _settings_from(args: argparse.Namespace) -> Settings:
 
 
 def _print_events(args: argparse.Namespace) -> int:
-    db_path = args.events_db or args.db or default_db_path()
+    db_path = args.events_db or args.db
+    if db_path is None:
+        config_path = find_config(args.config)
+        configured = load_config(config_path).get("db_path") if config_path is not None else None
+        db_path = configured or default_db_path()
     store = FeatureStore(db_path, readonly=True)
     try:
         events = store.events_since(time.time() - args.since)
@@ -276,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.DEBUG if args.verbose else logging.INFO
     log_file = args.log_file if is_headless else Path(platformdirs.user_log_dir("tui-monitor")) / "tui-monitor.log"
     configure_logging(level=level, log_file=log_file)
+    if settings.config_path is not None:
+        logger.info("config loaded from %s", settings.config_path)
 
     try:
         store = FeatureStore(settings.db_path)

@@ -29,6 +29,8 @@ from tui_monitor.rules import RuleOutcome, RulesWatcher
 from tui_monitor.settings import Settings
 from tui_monitor.sources import DirectoryWatcher, EndpointSource, HostSource, LogSource, Observation, SourceState
 from tui_monitor.sources.logfile import LEVELS
+from tui_monitor.sources.process import ProcessSource
+from tui_monitor.sources.prometheus import ScrapeSource
 from tui_monitor.store import (
     Annotation,
     EventRecord,
@@ -183,9 +185,14 @@ class Engine:
         if previous is None or (previous.status, previous.detail) != (state.status, state.detail):
             self._publish(SourceChanged(state))
 
-    def _build_sources(self) -> list[HostSource | LogSource | EndpointSource | PluginSource]:
+    def _build_sources(self) -> list[HostSource | LogSource | EndpointSource | ProcessSource | ScrapeSource | PluginSource]:
         s = self.settings
-        sources: list[HostSource | LogSource | EndpointSource | PluginSource] = [HostSource(s.host_interval_s, self._emit, self._report)]
+        host = HostSource(
+            s.host_interval_s, self._emit, self._report,
+            filesystems=s.host_filesystems, per_disk=s.host_per_disk,
+            per_interface=s.host_per_interface, sensors=s.host_sensors,
+        )  # fmt: skip
+        sources: list[HostSource | LogSource | EndpointSource | ProcessSource | ScrapeSource | PluginSource] = [host]
         for pattern in s.log_paths:
             log = LogSource(pattern, self._emit, self._report, self._watcher, poll_s=s.log_poll_s, coalesce_s=s.log_coalesce_s)
             for stream in log.streams():
@@ -198,6 +205,17 @@ class Engine:
             )
             self._report(SourceState(endpoint.stream, "starting"))
             sources.append(endpoint)
+        if s.processes:
+            processes = ProcessSource(s.processes, self._emit, self._report, interval_s=s.process_interval_s)
+            for watched in processes.watched:
+                self._report(SourceState(watched.stream, "starting"))
+            sources.append(processes)
+        for scrape_spec in s.scrapes:
+            scrape = ScrapeSource(
+                scrape_spec, self._emit, self._report, interval_s=s.scrape_interval_s, timeout_s=s.endpoint_timeout_s
+            )
+            self._report(SourceState(scrape.stream, "starting"))
+            sources.append(scrape)
         for plugin in self.plugins.sources:
             sources.append(PluginSource(plugin, self.plugins, self._emit, self._report))
         return sources

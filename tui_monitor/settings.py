@@ -5,13 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import platformdirs
 
 from tui_monitor.errors import ConfigError
 
-__all__ = ["EndpointSpec", "Settings", "default_db_path", "default_rules_dir", "parse_endpoint"]
+if TYPE_CHECKING:
+    from tui_monitor.sources.process import ProcessSpec
+    from tui_monitor.sources.prometheus import ScrapeSpec
+
+__all__ = ["EndpointSpec", "Secret", "Settings", "default_db_path", "default_rules_dir", "mask_secret", "parse_endpoint"]
 
 _NAME_RE = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -36,12 +41,62 @@ def sanitize_name(text: str) -> str:
     return cleaned or "unnamed"
 
 
+def mask_secret(value: str) -> str:
+    """Return ``value`` with all but its first two characters hidden.
+
+    >>> mask_secret("s3cr3t-token-value")
+    's3****'
+    >>> mask_secret("abc")
+    '****'
+    """
+    return (value[:2] if len(value) >= 8 else "") + "****"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret value (token, password, header value) whose text shows masked.
+
+    ``str()``, ``repr()`` and f-strings give the masked form, so a secret
+    that reaches a log line or an error message stays hidden; ``reveal()``
+    returns the value for the one place that sends it.
+    """
+
+    value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        """Return the secret's text."""
+        return self.value
+
+    def __str__(self) -> str:
+        return mask_secret(self.value)
+
+    def __repr__(self) -> str:
+        return f"Secret({mask_secret(self.value)!r})"
+
+
 @dataclass(frozen=True)
 class EndpointSpec:
-    """One HTTP endpoint to check: a stream name and the URL."""
+    """One HTTP endpoint to check: a stream name, the URL and the check's rules.
+
+    With ``expect_status`` empty a check is up when the status is below 500.
+    Times are in seconds; None means the engine-wide default.
+    """
 
     name: str
     url: str
+    method: str = "GET"
+    headers: tuple[tuple[str, str | Secret], ...] = ()
+    expect_status: tuple[int, ...] = ()
+    body_regex: str | None = None
+    json_path: str | None = None
+    json_expect: str | float | bool | None = None
+    interval_s: float | None = None
+    timeout_s: float | None = None
+    connect_timeout_s: float | None = None
+    max_redirects: int = 5
+    max_body_bytes: int = 1 << 20
+    ca_file: str | None = None
+    verify_tls: bool = True
 
 
 def parse_endpoint(text: str) -> EndpointSpec:
@@ -50,8 +105,9 @@ def parse_endpoint(text: str) -> EndpointSpec:
     The stream name defaults to the host and port, so that
     ``http://127.0.0.1:8080/health`` becomes stream ``http.127_0_0_1_8080``.
 
-    >>> parse_endpoint("api=http://127.0.0.1:8080/health")
-    EndpointSpec(name='api', url='http://127.0.0.1:8080/health')
+    >>> spec = parse_endpoint("api=http://127.0.0.1:8080/health")
+    >>> spec.name, spec.url
+    ('api', 'http://127.0.0.1:8080/health')
 
     Raises:
         ConfigError: the URL is not an absolute http or https URL.
@@ -85,10 +141,19 @@ class Settings:
     db_path: Path = field(default_factory=default_db_path)
     log_paths: list[str] = field(default_factory=list)
     endpoints: list[EndpointSpec] = field(default_factory=list)
+    processes: list[ProcessSpec] = field(default_factory=list)
+    scrapes: list[ScrapeSpec] = field(default_factory=list)
     window_s: float = 10.0
     host_interval_s: float = 1.0
     endpoint_interval_s: float = 5.0
     endpoint_timeout_s: float = 5.0
+    process_interval_s: float = 2.0
+    scrape_interval_s: float = 10.0
+    host_filesystems: bool = True
+    host_per_disk: bool | list[str] = False
+    host_per_interface: bool | list[str] = False
+    host_sensors: bool = True
+    config_path: Path | None = None
     log_poll_s: float = 0.25
     log_coalesce_s: float = 0.25
     warmup_windows: int = 30

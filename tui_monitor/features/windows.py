@@ -3,7 +3,9 @@
 Windows are aligned to multiples of ``window_s`` in Unix time, so every
 stream's windows share boundaries. Feature names are ``<stream>.<metric>``
 for counts (``log.app.lines``) and ``<stream>.<metric>.<agg>`` for gauges
-(``host.cpu.total_pct.mean``, ``host.cpu.total_pct.max``).
+(``host.cpu.total_pct.mean``, ``host.cpu.total_pct.max``,
+``host.cpu.total_pct.last``). Latencies, gauges whose name ends in ``_ms``,
+also get ``.p95``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 
 from tui_monitor.sources.base import Observation
 
-__all__ = ["ClosedWindow", "WindowAggregator", "window_start"]
+__all__ = ["ClosedWindow", "WindowAggregator", "percentile", "window_start"]
 
 
 def window_start(ts: float, window_s: float) -> float:
@@ -24,6 +26,21 @@ def window_start(ts: float, window_s: float) -> float:
     1230.0
     """
     return math.floor(ts / window_s) * window_s
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Return the ``pct`` percentile of ``values`` with linear interpolation between ranks.
+
+    >>> percentile([10.0, 20.0, 30.0, 40.0], 95.0)
+    38.5
+    >>> percentile([7.0], 95.0)
+    7.0
+    """
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * pct / 100.0
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass
@@ -125,6 +142,9 @@ def _features(stream: str, window: _OpenWindow) -> dict[str, float]:
             continue
         features[f"{stream}.{name}.mean"] = sum(values) / len(values)
         features[f"{stream}.{name}.max"] = max(values)
+        features[f"{stream}.{name}.last"] = values[-1]
+        if name.endswith("_ms"):
+            features[f"{stream}.{name}.p95"] = percentile(values, 95.0)
     for name, total in sorted(window.counts.items()):
         features[f"{stream}.{name}"] = total
     return features

@@ -28,6 +28,7 @@ from tui_monitor.ui.detail import DetailScreen
 from tui_monitor.ui.help import HelpScreen
 from tui_monitor.ui.notifications import NotificationsScreen
 from tui_monitor.ui.history import HistoryScreen
+from tui_monitor.ui.targets import TargetsTable
 
 __all__ = ["MonitorApp"]
 
@@ -110,6 +111,8 @@ class MonitorApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield SourcesBar("starting…", id="sources")
+        if self.settings.processes or self.settings.endpoints or self.settings.scrapes:
+            yield TargetsTable(id="targets")
         with Grid(id="charts"):
             yield SeriesChart("CPU %", y_max=100, id="chart-cpu")
             yield SeriesChart("Memory used %", y_max=100, id="chart-mem")
@@ -148,9 +151,14 @@ class MonitorApp(App[None]):
 
     def on_engine_update(self, update: Update) -> None:
         """Record an engine update; widgets redraw on the next timer tick."""
+        targets = self.query(TargetsTable)
         if isinstance(update, ObservationMade):
             self._take_observation(update)
+            for table in targets:
+                table.take_observation(update.observation)
         elif isinstance(update, WindowScored):
+            for table in targets:
+                table.take_detector_state(update.window.stream, update.detector_state)
             if not update.decision.is_warmup:
                 self.query_one("#chart-score", SeriesChart).add(
                     update.window.stream, update.window.end, update.decision.score
@@ -168,6 +176,8 @@ class MonitorApp(App[None]):
         elif isinstance(update, ExplanationReady):
             self._take_explanation(update)
         elif isinstance(update, SourceChanged):
+            for table in targets:
+                table.take_state(update.state)
             self._refresh_sources()
 
     def _remember_explanation(self, explanation: Explanation) -> None:
@@ -213,6 +223,8 @@ class MonitorApp(App[None]):
             logs.add("lines", second, self._log_lines.pop(second))
         for chart in self.query(SeriesChart):
             chart.redraw_if_changed(now)
+        for table in self.query(TargetsTable):
+            table.redraw()
 
     def _refresh_sources(self) -> None:
         parts = []
