@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 from tui_monitor.detectors import Decision, StreamDetector, severity_for
 from tui_monitor.features import ClosedWindow, WindowAggregator
+from tui_monitor.features.windows import window_start
 from tui_monitor.settings import Settings
 from tui_monitor.sources import DirectoryWatcher, EndpointSource, HostSource, LogSource, Observation, SourceState
 from tui_monitor.sources.logfile import LEVELS
+from tui_monitor.sources.positions import PositionLedger
 from tui_monitor.store import EventRecord, FeatureStore, WindowRecord
 
 __all__ = ["Engine", "EventChanged", "ObservationMade", "SourceChanged", "Update", "WindowScored"]
@@ -89,6 +91,7 @@ class Engine:
         self.sources: dict[str, SourceState] = {}
         self.open_events: dict[str, EventRecord] = {}
         self._watcher = DirectoryWatcher()
+        self.ledger = PositionLedger(store)
         self._tasks: list[asyncio.Task[None]] = []
         self._started_at = 0.0
         self._stopped = asyncio.Event()
@@ -119,7 +122,10 @@ class Engine:
         s = self.settings
         sources: list[HostSource | LogSource | EndpointSource] = [HostSource(s.host_interval_s, self._emit, self._report)]
         for pattern in s.log_paths:
-            log = LogSource(pattern, self._emit, self._report, self._watcher, poll_s=s.log_poll_s, coalesce_s=s.log_coalesce_s)
+            log = LogSource(
+                pattern, self._emit, self._report, self._watcher,
+                poll_s=s.log_poll_s, coalesce_s=s.log_coalesce_s, ledger=self.ledger,
+            )  # fmt: skip
             for stream in log.streams():
                 self.aggregator.declare(stream, _LOG_COUNTS)
                 self._report(SourceState(stream, "starting"))
@@ -153,6 +159,7 @@ class Engine:
         """Run until ``stop()`` is called, the task is cancelled or ``duration_s`` passes."""
         self._started_at = time.time()
         self.aggregator.start(self._started_at)
+        self.ledger.recover()
         self._report(SourceState("host", "starting"))
         sources = self._build_sources()
         self._tasks = [asyncio.create_task(_guard(source.name, source.run()), name=f"source:{source.name}") for source in sources]
@@ -179,6 +186,9 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         self._watcher.stop()
+        # Lines read in the window still open were never checkpointed: drop
+        # them here; the next run reads them again from the stored positions.
+        self.ledger.recover()
         logger.info("engine stopped after %d windows", self.windows_closed)
 
     async def _close_windows_forever(self) -> None:
@@ -197,7 +207,8 @@ class Engine:
         closed = self.aggregator.close_until(now)
         scored = [self._score(window) for window in closed]
         samples = [(ts, w.stream, values) for w in closed for ts, values in w.samples]
-        self.store.write_window_batch(samples, [s.window for s in scored])
+        checkpoint = self.ledger.take_before(window_start(now, self.settings.window_s))
+        self.store.write_window_batch(samples, [s.window for s in scored], log_checkpoint=checkpoint)
         self.windows_closed += len(scored)
         for result in scored:
             self._publish(result)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tui_monitor.store._db import EventRecord, FeatureStore, WindowRecord
+from tui_monitor.store._db import EventRecord, FeatureStore, LogCheckpoint, WindowRecord
 from tui_monitor.store._migrations import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "EventRecord", "FeatureStore", "WindowRecord"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "EventRecord", "FeatureStore", "LogCheckpoint", "WindowRecord"]
