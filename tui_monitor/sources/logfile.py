@@ -314,7 +314,8 @@ class LogSource:
         detail = describe_lag(lag_bytes)
         now = time.monotonic()
         last_at, last_detail = self._last_detail.get(stream, (float("-inf"), ""))
-        if detail != last_detail and (lag_bytes == 0 or now - last_at >= _LAG_REPORT_S):
+        is_transition = lag_bytes == 0 or last_detail in ("", "following")
+        if detail != last_detail and (is_transition or now - last_at >= _LAG_REPORT_S):
             self._last_detail[stream] = (now, detail)
             last_detail = detail
         self._report(SourceState(stream, "running", last_detail))
