@@ -201,6 +201,17 @@ def test_follower_delete_and_recreate(log: Path) -> None:
     assert read_all(follower).lines == ["recreated"]
 
 
+def test_follower_deleted_file_closed_when_quiet(log: Path) -> None:
+    follower = FileFollower(str(log), rotated_grace_s=0.0)
+    follower.read_lines()
+    append(log, b"last words\n")
+    log.unlink()
+    assert read_all(follower).lines == ["last words"]
+    assert len(read_all(follower).dropped) == 1
+    assert follower.identities() == []
+    assert not follower.is_open
+
+
 def test_follower_symlink_switched(tmp_path: Path) -> None:
     first, second, link = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "current.log"
     first.write_bytes(b"")

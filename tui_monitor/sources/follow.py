@@ -1,8 +1,8 @@
 """Follow one log file across rotation, truncation and restarts, byte-exact.
 
 ``FileFollower`` is synchronous and never waits: the log source calls
-``read_lines`` when watchdog or its stat timer says the file may have
-changed. Each call costs a few syscalls per open file (stat of the path,
+``read_lines`` when a watchdog event or its stat timer reports that the
+file may have changed. Each call costs a few syscalls per open file (stat of the path,
 fstat, one read of up to ``READ_CHUNK_BYTES`` and, when the file grew, one
 read of its first KiB), never one per line.
 
@@ -12,7 +12,7 @@ What it survives, each checked by a test on real files:
   path's identity (device, inode) changes; the old file stays open and is
   drained until it has been quiet for ``rotated_grace_s``, then dropped;
 * delete and recreate: the deleted file is read to its end through the
-  descriptor still open;
+  descriptor still open, and closed once quiet even if no new file comes;
 * copytruncate and truncation in place: the size drops below the read
   offset, or the first bytes no longer match the fingerprint;
 * a file that appears later, and a restart (see ``positions.py``).
@@ -32,12 +32,12 @@ __all__ = ["MAX_LINE_BYTES", "READ_CHUNK_BYTES", "FileFollower", "ReadResult", "
 
 logger = logging.getLogger(__name__)
 
-# Bytes read per call: a burst is read over several calls, so one large file
-# cannot starve the event loop; the rest waits on disk (backpressure).
+# Maximum bytes read per call. A burst is read over several calls, so one
+# large file cannot starve the event loop, and the rest waits on disk.
 READ_CHUNK_BYTES = 1 << 20
 
-# Longest line kept; a longer one is cut to its first MAX_LINE_BYTES bytes
-# and counted in ``ReadResult.truncated_lines``.
+# Maximum line length in bytes. A longer line is cut to its first
+# MAX_LINE_BYTES bytes and counted in ``ReadResult.truncated_lines``.
 MAX_LINE_BYTES = 64 * 1024
 
 _BOM = b"\xef\xbb\xbf"
@@ -94,9 +94,9 @@ class ReadResult:
     """Lines read by one call, the positions they reached and what happened to the files.
 
     ``positions`` has an entry for each file whose position or fingerprint
-    changed; ``opened`` holds the start positions of files opened by this
-    call; ``dropped`` the identities of rotated-away files read to their end
-    and closed. ``lag_bytes`` is how many bytes are on disk but not read yet.
+    changed. ``opened`` contains the start positions of files opened by this
+    call, and ``dropped`` the last positions of rotated-away files that were
+    read to their end and closed. ``lag_bytes`` is how many bytes are on disk but not read yet.
     """
 
     lines: list[str] = field(default_factory=list)
@@ -161,8 +161,8 @@ class FileFollower:
 
     Args:
         path: the file to follow; it may not exist yet, and it may be a symlink.
-        from_end: start at the end of the file found at the first open (like
-            ``tail -f``) when no position is stored for ``path``; files opened
+        from_end: start at the end of the file found by the first call, like
+            ``tail -f``, unless a position is stored for ``path``. Files opened
             later are always read from their start.
         stored: persisted positions of ``path`` by file identity
             (``PositionLedger.load``). A file found with a matching identity
@@ -206,7 +206,11 @@ class FileFollower:
         return [f.identity for f in files]
 
     def close(self) -> None:
-        """Close every open file; partial last lines are dropped (their offsets were never passed)."""
+        """Close every open file.
+
+        Partial last lines are not handed on. The positions never covered
+        them, so a restart reads them again.
+        """
         for f in [*self._draining, *([self._current] if self._current else [])]:
             os.close(f.fd)
         self._draining = []
@@ -256,7 +260,13 @@ class FileFollower:
         try:
             info = os.stat(self.path)
         except (FileNotFoundError, NotADirectoryError):
-            return  # deleted or renamed away: keep reading what is open
+            if self._current is not None:
+                # Deleted or renamed away: drain it like a rotated file, so a
+                # deleted file's disk space is not held open forever.
+                logger.info("log %s was removed or renamed; reading the old file to its end", self.path)
+                self._draining.append(self._current)
+                self._current = None
+            return
         identity = (info.st_dev, info.st_ino)
         if self._current is not None and identity == self._current.identity:
             return
@@ -382,8 +392,9 @@ class FileFollower:
         else:
             return
         # NOTE: lines appended after the last read and before the truncation
-        # are lost: with copytruncate that is every line written between our
-        # last read and the truncate, which no tailer of this path can see.
+        # are lost. With copytruncate, lines written between the copy and the
+        # truncate are in neither file, so no tailer can see them. Earlier
+        # unread lines are in the copy, which this follower does not read.
         logger.warning("log %s was truncated (%s); reading it from the start", self.path, reason)
         f.read_offset = f.line_offset = 0
         f.partial = b""

@@ -166,7 +166,7 @@ class LogSource:
     """Follow every file matching ``pattern`` and emit line counts per level.
 
     Each file is its own stream (``log.<stem>``). New files that match a glob
-    are picked up on the next stat and read from their start; files found at
+    are picked up on the next stat and read from their start. Files found at
     start without a stored position are read from their end. A plain path
     that does not exist yet is waited for. A file already followed under
     another name (a rotated file that still matches the glob) is skipped.

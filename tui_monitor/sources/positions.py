@@ -1,9 +1,9 @@
 """Read positions of followed log files, and the ledger that persists them.
 
-A read position is a byte offset in one file, identified by its device and
-inode and checked by a fingerprint of its first bytes, so that a restart
-resumes exactly where the engine stopped and a new file that reuses an old
-inode number is read from its start.
+A read position is a byte offset in one file. The file is identified by its
+device and inode and checked by a fingerprint of its first bytes. A restart
+thus resumes exactly where the engine stopped, while a new file that reuses
+an old inode number is read from its start.
 
 Delivery guarantee, for lines that reach the store:
 
@@ -25,6 +25,7 @@ import hashlib
 import logging
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from tui_monitor.store import LogCheckpoint
@@ -36,8 +37,8 @@ __all__ = ["FINGERPRINT_BYTES", "FilePosition", "PositionLedger", "fingerprint"]
 
 logger = logging.getLogger(__name__)
 
-# Bytes at the start of a file that identify it; a file shorter than this is
-# identified by all its bytes, and the fingerprint grows with the file.
+# Bytes at the start of a file that identify it. A shorter file is
+# identified by all its bytes, and its fingerprint grows with the file.
 FINGERPRINT_BYTES = 1024
 
 
@@ -54,7 +55,7 @@ def fingerprint(head: bytes) -> str:
 
 @dataclass(frozen=True)
 class FilePosition:
-    """Where reading one file stopped.
+    """The read position of one file.
 
     ``offset`` is the byte just past the last complete line handed on, so a
     partial last line is read again after a restart. ``fingerprint`` covers
@@ -127,7 +128,7 @@ class PositionLedger:
         """Store ``lines`` of ``stream`` read at ``ts`` and queue the positions they reached."""
         last_line_id = None
         if self.store is not None and lines:
-            last_line_id = self.store.insert_log_lines([(stream, ts, line) for line in lines])
+            last_line_id = self.store.insert_log_lines(zip(repeat(stream), repeat(ts), lines))
         self.lines_recorded += len(lines)
         if positions or dropped or last_line_id is not None:
             self._pending.append(_Entry(ts, path, positions, dropped, last_line_id))
@@ -135,8 +136,9 @@ class PositionLedger:
     def commit_now(self, path: str, positions: list[FilePosition]) -> None:
         """Persist start positions of newly opened files at once.
 
-        Safe because no line of those files has been handed on yet; it keeps
-        a restart from skipping lines of a file first seen just before a crash.
+        This is safe because no line of those files has been handed on yet.
+        It keeps a restart from skipping lines of a file first seen just
+        before a crash.
         """
         if self.store is not None and positions:
             self.store.save_log_checkpoint(LogCheckpoint(positions=[_row(path, p) for p in positions]))
@@ -156,8 +158,8 @@ class PositionLedger:
                 key = (entry.path, position.device, position.inode)
                 latest[key] = position
                 dropped.pop(key, None)
-            for gone in entry.dropped:
-                key = (entry.path, gone.device, gone.inode)
+            for closed in entry.dropped:
+                key = (entry.path, closed.device, closed.inode)
                 latest.pop(key, None)
                 dropped[key] = None
             if entry.last_line_id is not None:

@@ -232,16 +232,16 @@ class FeatureStore:
                 (checkpoint.last_line_id, now),
             )
 
-    def insert_log_lines(self, rows: list[tuple[str, float, str]]) -> int | None:
+    def insert_log_lines(self, rows: Iterable[tuple[str, float, str]]) -> int | None:
         """Insert ``(stream, ts, line)`` rows in one transaction; return the last row id, or None for no rows.
 
-        The rows stay uncommitted in the sense of ``discard_uncommitted_log_lines``
-        until a checkpoint with an equal or higher ``last_line_id`` is written.
+        ``discard_uncommitted_log_lines`` deletes the rows again until a
+        checkpoint with an equal or higher ``last_line_id`` is written.
         """
-        if not rows:
-            return None
         with self._conn:
-            self._conn.executemany("INSERT INTO log_lines (stream, ts, line) VALUES (?, ?, ?)", rows)
+            cursor = self._conn.executemany("INSERT INTO log_lines (stream, ts, line) VALUES (?, ?, ?)", rows)
+            if cursor.rowcount <= 0:
+                return None
             row = self._conn.execute("SELECT last_insert_rowid()").fetchone()
         return int(row[0])
 

@@ -63,7 +63,7 @@ def _initial(db: sqlite_utils.Database) -> None:
 def _log_positions(db: sqlite_utils.Database) -> None:
     # One row per followed file: the path as configured and the file's
     # identity, so a rotated-away file keeps its own row until it is drained.
-    db["log_positions"].create(
+    db.table("log_positions").create(
         {
             "path": str,
             "device": int,
@@ -75,11 +75,11 @@ def _log_positions(db: sqlite_utils.Database) -> None:
         },
         pk=("path", "device", "inode"),
     )
-    db["log_lines"].create({"id": int, "stream": str, "ts": float, "line": str}, pk="id")
-    db["log_lines"].create_index(["stream", "ts"])
+    db.table("log_lines").create({"id": int, "stream": str, "ts": float, "line": str}, pk="id")
+    db.table("log_lines").create_index(["stream", "ts"])
     # A single row (id 1): log_lines rows above last_line_id were inserted
     # after the last checkpoint and are discarded when the engine starts.
-    db["log_checkpoints"].create({"id": int, "last_line_id": int, "ts": float}, pk="id")
+    db.table("log_checkpoints").create({"id": int, "last_line_id": int, "ts": float}, pk="id")
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
