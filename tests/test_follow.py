@@ -321,3 +321,22 @@ def test_follower_directory_path_raises(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(IsADirectoryError, match="not a regular file"):
         FileFollower(str(folder)).read_lines()
+
+
+def test_follower_read_error_keeps_lines_read_before(log: Path, tmp_path: Path) -> None:
+    follower = FileFollower(str(log), rotated_grace_s=60.0)
+    follower.read_lines()
+    append(log, b"in old file\n")
+    log.rename(log.with_suffix(".log.1"))
+    append(log, b"in new file\n")
+    follower.read_lines()  # opens the new file; the old one is drained first
+    append(log.with_suffix(".log.1"), b"late old line\n")
+    current = follower._current
+    assert current is not None
+    folder_fd = os.open(tmp_path, os.O_RDONLY)
+    os.dup2(folder_fd, current.fd)  # reads of the current file now fail with EISDIR
+    os.close(folder_fd)
+    result = follower.read_lines()
+    assert result.lines == ["late old line"]
+    assert isinstance(result.error, IsADirectoryError)
+    follower.close()

@@ -77,7 +77,7 @@ print(f"DONE {total / (time.monotonic() - started):.0f}", flush=True)
 
 TOTAL = 15_000
 RATE = 6_000
-ROTATE_EVERY = 4_000
+ROTATE_EVERY = 5_000  # two rotations, about 0.8 s apart
 
 
 def expected_lines(total: int) -> list[str]:

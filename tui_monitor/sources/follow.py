@@ -96,7 +96,8 @@ class ReadResult:
     ``positions`` has an entry for each file whose position or fingerprint
     changed. ``opened`` contains the start positions of files opened by this
     call, and ``dropped`` the last positions of rotated-away files that were
-    read to their end and closed. ``lag_bytes`` is how many bytes are on disk but not read yet.
+    read to their end and closed. ``error`` is the first read error of an
+    open file; the lines read before it are still in ``lines``. ``lag_bytes`` is how many bytes are on disk but not read yet.
     """
 
     lines: list[str] = field(default_factory=list)
@@ -108,6 +109,7 @@ class ReadResult:
     truncated_lines: int = 0
     has_more: bool = False
     lag_bytes: int = 0
+    error: OSError | None = None
 
 
 class _OpenFile:
@@ -224,8 +226,8 @@ class FileFollower:
         file only after the rotation.
 
         Raises:
-            PermissionError: the file exists but cannot be read.
-            OSError: another read error (the caller retries later).
+            PermissionError: a file at ``path`` exists but cannot be opened.
+            OSError: another error while opening it (the caller retries later).
         """
         result = ReadResult()
         if self._is_first_call:
@@ -235,17 +237,22 @@ class FileFollower:
         self._from_end = False  # only the file found by the first call starts at its end
 
         budget = budget_bytes
-        for old in list(self._draining):
-            old.size = os.fstat(old.fd).st_size
-            budget -= self._read(old, budget, result)
-            if old.read_offset >= old.size:
-                self._maybe_drop(old, result)
+        try:
+            for old in list(self._draining):
+                old.size = os.fstat(old.fd).st_size
+                budget -= self._read(old, budget, result)
+                if old.read_offset >= old.size:
+                    self._maybe_drop(old, result)
 
-        current = self._current
-        if current is not None:
-            current.size = os.fstat(current.fd).st_size
-            self._check_truncation(current, result)
-            self._read(current, budget, result)
+            current = self._current
+            if current is not None:
+                current.size = os.fstat(current.fd).st_size
+                self._check_truncation(current, result)
+                self._read(current, budget, result)
+        except OSError as exc:
+            # Lines already read stay in the result: their offsets have moved on.
+            result.error = exc
+            current = self._current
 
         for f in [*self._draining, *([current] if current else [])]:
             behind = max(0, f.size - f.read_offset)

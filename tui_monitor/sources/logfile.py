@@ -277,18 +277,24 @@ class LogSource:
             try:
                 result = follower.read_lines(self._budget_bytes)
             except OSError as exc:
-                if self._failed.get(path) != str(exc):
-                    logger.error("log %s: %s; other sources go on, retrying every %.3g s", path, exc, self._poll_s)
-                    self._failed[path] = str(exc)
-                    self._report(SourceState(stream, "failed", f"unreadable: {exc.strerror or exc}"))
+                self._fail(path, stream, exc)
+                continue
+            pending = pending or result.has_more
+            self._hand_on(path, stream, result)
+            if result.error is not None:
+                self._fail(path, stream, result.error)
                 continue
             if path in self._failed:
                 del self._failed[path]
                 logger.info("log %s is readable again", path)
-            pending = pending or result.has_more
-            self._hand_on(path, stream, result)
             self._report_state(stream, follower, result.lag_bytes)
         return pending
+
+    def _fail(self, path: str, stream: str, exc: OSError) -> None:
+        if self._failed.get(path) != str(exc):
+            logger.error("log %s: %s; other sources go on, retrying every %.3g s", path, exc, self._poll_s)
+            self._failed[path] = str(exc)
+            self._report(SourceState(stream, "failed", f"unreadable: {exc.strerror or exc}"))
 
     def _hand_on(self, path: str, stream: str, result: ReadResult) -> None:
         ts = time.time()
