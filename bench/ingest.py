@@ -25,6 +25,7 @@ import resource
 import sys
 import tempfile
 import time
+from itertools import repeat
 from pathlib import Path
 
 import psutil
@@ -32,6 +33,8 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui_monitor.engine import Engine  # noqa: E402
+from tui_monitor.sources.follow import FileFollower  # noqa: E402
+from tui_monitor.sources.logfile import _count_levels  # noqa: E402
 from tui_monitor.settings import Settings  # noqa: E402
 from tui_monitor.sources.positions import FINGERPRINT_BYTES, fingerprint  # noqa: E402
 from tui_monitor.store import FeatureStore, LogCheckpoint  # noqa: E402
@@ -126,9 +129,16 @@ async def ingest(path: Path, db: Path, expected_lines: int, window_s: float) -> 
     started = time.perf_counter()
     task = asyncio.create_task(engine.run())
     read_s = None
+    progress = (0, time.monotonic())
     while True:
         await asyncio.sleep(0.25)
         rss.append(process.memory_info().rss)
+        if engine.ledger.lines_recorded != progress[0]:
+            progress = (engine.ledger.lines_recorded, time.monotonic())
+        elif read_s is None and time.monotonic() - progress[1] > 60:
+            engine.stop()
+            await task
+            raise RuntimeError(f"no progress for 60 s at {progress[0]:,} of {expected_lines:,} lines; sources: {engine.sources}")
         if read_s is None and engine.ledger.lines_recorded >= expected_lines:
             read_s = time.perf_counter() - started
         if read_s is not None and engine.ledger.pending_entries == 0:
@@ -156,6 +166,33 @@ async def ingest(path: Path, db: Path, expected_lines: int, window_s: float) -> 
     }
 
 
+def time_stages(path: Path, db: Path, lines: int) -> dict[str, float]:
+    """Time each stage alone on ``path``: tail, level counting, ``log_lines`` insert (lines/s of wall time)."""
+    follower = FileFollower(str(path), from_end=False)
+    started = time.perf_counter()
+    batches: list[list[str]] = []
+    while True:
+        result = follower.read_lines()
+        batches.append(result.lines)
+        if not result.has_more:
+            break
+    follower.close()
+    rates = {"tail": lines / (time.perf_counter() - started)}
+
+    started = time.perf_counter()
+    for batch in batches:
+        _count_levels("log.bench", batch, 0, 0.0)
+    rates["levels"] = lines / (time.perf_counter() - started)
+
+    store = FeatureStore(db)
+    started = time.perf_counter()
+    for batch in batches:
+        store.insert_log_lines(zip(repeat("log.bench"), repeat(0.0), batch))
+    rates["insert"] = lines / (time.perf_counter() - started)
+    store.close()
+    return rates
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=float, default=200.0, help="size of the generated log in MB (default: 200)")
@@ -163,6 +200,7 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=10.0, help="window length in seconds (default: 10)")
     parser.add_argument("--dir", type=Path, default=None, help="folder for the log and the database (default: a temporary folder)")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the generator (default: 7)")
+    parser.add_argument("--stages", action="store_true", help="also time tail, level counting and insert alone (keeps all lines in memory)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
@@ -171,6 +209,9 @@ def main() -> int:
         lines = generate(log, int(args.size_mb * 1e6), args.data, args.seed)
         size_mb = log.stat().st_size / 1e6
         print(f"generated {size_mb:.0f} MB, {lines:,} lines in {time.perf_counter() - started:.1f} s")
+        if args.stages:
+            rates = time_stages(log, Path(folder) / "stages.db", lines)
+            print("stages alone: " + ", ".join(f"{name} {rate:,.0f} lines/s" for name, rate in rates.items()))
 
         result = asyncio.run(ingest(log, db, lines, args.window))
         if result["committed_lines"] != lines:

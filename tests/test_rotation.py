@@ -238,3 +238,5 @@ def test_sigkill_restart_loses_and_repeats_nothing(tmp_path: Path, writer_script
     assert duplicates == []
     assert set(lines) == set(expected_lines(total))
     assert _query(db, "SELECT count(*) FROM log_lines") == [(total,)]
+    counted = _query(db, "SELECT sum(json_extract(features, '$.\"log.app.lines\"')) FROM windows WHERE stream = 'log.app'")
+    assert counted == [(total,)]  # the window counts are exactly-once too
