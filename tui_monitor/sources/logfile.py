@@ -2,8 +2,9 @@
 
 Wake-ups are coalesced: watchdog events only set a flag, and a file is read
 at most once per ``coalesce_s``; a stat every ``poll_s`` is the fallback for
-file systems where inotify misses events. Reading on every event instead
-cost about 80 times more CPU at 200 lines/s.
+file systems where inotify misses events. At 200 lines/s, reading on every
+watchdog event cost 8.3 % of a core against 0.11 % when reading every
+250 ms (measured on a 2-core machine).
 
 Backpressure: each pass reads at most ``budget_bytes`` per file and hands the
 lines on synchronously, so the only buffer is one chunk per file. When the
@@ -174,7 +175,11 @@ class LogSource:
     Args:
         ledger: stores the lines and persists read positions; None keeps
             positions in memory only.
-        budget_bytes: bytes read per file per pass.
+        from_end: start files found at the first discovery at their end
+            when no position is stored for them (like ``tail -f``).
+        rotated_grace_s: how long a rotated-away file is kept open after it
+            stopped growing.
+        budget_bytes: maximum bytes read per file per pass.
         is_backlogged: returns True while the consumer of ``on_lines`` cannot
             take more; the source then reads later instead of buffering.
     """
