@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -180,10 +181,10 @@ def _monitor(db: Path, log: Path, duration_s: int) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
-def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
+def _query(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return conn.execute(sql).fetchall()
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+            return conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError:
         return []  # not created yet
 
@@ -208,7 +209,8 @@ def test_sigkill_restart_loses_and_repeats_nothing(tmp_path: Path, writer_script
     writer = None
     second = None
     try:
-        _wait(lambda: _query(db, "SELECT count(*) FROM log_positions WHERE path = " + repr(str(log))) == [(1,)], 30)
+        # The writer starts once the engine has opened the log and stored its start position.
+        _wait(lambda: _query(db, "SELECT count(*) FROM log_positions WHERE path = ?", (str(log),)) == [(1,)], 30)
         writer = subprocess.Popen(
             [sys.executable, str(writer_script), str(log), "rename", str(total), str(RATE), str(total // 2)],
             stdout=subprocess.PIPE,
