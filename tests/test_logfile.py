@@ -111,6 +111,20 @@ def test_source_reports_lag_then_caught_up(tmp_path: Path, watcher: DirectoryWat
     assert len(recorder.lines) == 5001
 
 
+def test_source_logs_large_lag_once(tmp_path: Path, watcher: DirectoryWatcher, caplog: pytest.LogCaptureFixture) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    source, _ = make_source(log, watcher)
+    source.read_once()
+    append(log, ("z" * 1023 + "\n") * 10 * 1024)  # 10 MiB, read 1 MiB per pass
+    with caplog.at_level("INFO", logger="tui_monitor.sources.logfile"):
+        while source.read_once(discover=False):
+            pass
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["log log.app is 9.0 MiB behind; the pipeline reads slower than the file grows"]
+    assert caplog.records[-1].getMessage() == "log log.app caught up"
+
+
 def test_source_waiting_then_failed_then_running(tmp_path: Path, watcher: DirectoryWatcher) -> None:
     log = tmp_path / "app.log"
     source, recorder = make_source(log, watcher)

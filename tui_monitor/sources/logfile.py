@@ -47,6 +47,9 @@ LEVELS = ("error", "warn", "info", "debug")
 # catch-up does not flood the UI with state changes.
 _LAG_REPORT_S = 1.0
 
+# A lag above this is logged as a warning once, and catching up again as info.
+LAG_WARNING_BYTES = 8 << 20
+
 # Identities of files already read to their end in this run, kept so that a
 # glob such as ``app.log*`` does not read a rotated file a second time.
 _MAX_RETIRED = 4096
@@ -220,6 +223,7 @@ class LogSource:
         self._has_discovered = False
         self._retired: dict[tuple[int, int], FilePosition] = {}
         self._last_detail: dict[str, tuple[float, str]] = {}
+        self._lagging: set[str] = set()
         self.lag_bytes: dict[str, int] = {}
         """Bytes on disk not read yet, per stream."""
 
@@ -319,6 +323,13 @@ class LogSource:
 
     def _report_state(self, stream: str, follower: FileFollower, lag_bytes: int) -> None:
         self.lag_bytes[stream] = lag_bytes
+        if lag_bytes > LAG_WARNING_BYTES and stream not in self._lagging:
+            self._lagging.add(stream)
+            behind = describe_lag(lag_bytes).removeprefix("following, ")
+            logger.warning("log %s is %s; the pipeline reads slower than the file grows", stream, behind)
+        elif lag_bytes == 0 and stream in self._lagging:
+            self._lagging.discard(stream)
+            logger.info("log %s caught up", stream)
         if not follower.is_open:
             self._report(SourceState(stream, "waiting", "file not found yet"))
             return
