@@ -369,7 +369,8 @@ class FileFollower:
         except OSError:
             return
         f = _OpenFile(fd, os.fstat(fd), stored.offset)
-        if not f.matches(stored) or stored.offset > f.size:
+        # The identity check catches a file renamed again between scandir and open.
+        if f.identity != stored.identity or not f.matches(stored) or stored.offset > f.size:
             os.close(fd)
             return
         f.update_fingerprint()
