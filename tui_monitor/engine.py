@@ -26,15 +26,18 @@ from tui_monitor.plugin_runtime import PluginDetectors, PluginNotifiers, PluginS
 from tui_monitor.plugins import PluginContext, load_plugins
 from tui_monitor.retention import RetentionPolicy, run_retention
 from tui_monitor.rules import RuleOutcome, RulesWatcher
+from tui_monitor.features.windows import window_start
 from tui_monitor.settings import Settings
 from tui_monitor.sources import DirectoryWatcher, EndpointSource, HostSource, LogSource, Observation, SourceState
 from tui_monitor.sources.logfile import LEVELS
+from tui_monitor.sources.positions import PositionLedger
 from tui_monitor.sources.process import ProcessSource
 from tui_monitor.sources.prometheus import ScrapeSource
 from tui_monitor.store import (
     Annotation,
     EventRecord,
     FeatureStore,
+    LogCheckpoint,
     WindowRecord,
     annotations_after,
     save_notifications,
@@ -141,6 +144,7 @@ class Engine:
         self.sources: dict[str, SourceState] = {}
         self.open_events: dict[str, EventRecord] = {}
         self._watcher = DirectoryWatcher()
+        self.ledger = PositionLedger(store)
         self._tasks: list[asyncio.Task[None]] = []
         self._started_at = 0.0
         self._stopped = asyncio.Event()
@@ -194,7 +198,10 @@ class Engine:
         )  # fmt: skip
         sources: list[HostSource | LogSource | EndpointSource | ProcessSource | ScrapeSource | PluginSource] = [host]
         for pattern in s.log_paths:
-            log = LogSource(pattern, self._emit, self._report, self._watcher, poll_s=s.log_poll_s, coalesce_s=s.log_coalesce_s)
+            log = LogSource(
+                pattern, self._emit, self._report, self._watcher,
+                poll_s=s.log_poll_s, coalesce_s=s.log_coalesce_s, ledger=self.ledger,
+            )  # fmt: skip
             for stream in log.streams():
                 self.aggregator.declare(stream, _LOG_COUNTS)
                 self._report(SourceState(stream, "starting"))
@@ -242,6 +249,7 @@ class Engine:
         s = self.settings
         self._started_at = time.time()
         self.aggregator.start(self._started_at)
+        self.ledger.recover()
         self._report(SourceState("host", "starting"))
         sources = self._build_sources()
         self._tasks = [asyncio.create_task(_guard(source.name, source.run()), name=f"source:{source.name}") for source in sources]
@@ -286,6 +294,9 @@ class Engine:
         self.explainer.shutdown()
         await asyncio.to_thread(self.notifier.close)
         self._save_notifications()
+        # Lines read in the window still open were never checkpointed: drop
+        # them here; the next run reads them again from the stored positions.
+        self.ledger.recover()
         logger.info("engine stopped after %d windows", self.windows_closed)
 
     async def _close_windows_forever(self) -> None:
@@ -302,13 +313,17 @@ class Engine:
     def close_windows(self, now: float) -> list[WindowScored]:
         """Close, score and store every window that ended by ``now``."""
         self.rules.check()
-        return self.process_windows(self.aggregator.close_until(now))
+        closed = self.aggregator.close_until(now)
+        # Log lines read before the first window still open are counted in the
+        # windows closed now: their read positions are stored with them.
+        checkpoint = self.ledger.take_before(window_start(now, self.settings.window_s))
+        return self.process_windows(closed, log_checkpoint=checkpoint)
 
-    def process_windows(self, closed: list[ClosedWindow]) -> list[WindowScored]:
+    def process_windows(self, closed: list[ClosedWindow], *, log_checkpoint: LogCheckpoint | None = None) -> list[WindowScored]:
         """Score and store closed windows, oldest first, and publish the results."""
         scored = [self._score(window) for window in closed]
         samples = [(ts, w.stream, values) for w in closed for ts, values in w.samples]
-        self.store.write_window_batch(samples, [s.window for s in scored])
+        self.store.write_window_batch(samples, [s.window for s in scored], log_checkpoint=log_checkpoint)
         self.windows_closed += len(scored)
         for result in scored:
             self._publish(result)

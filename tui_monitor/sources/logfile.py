@@ -5,6 +5,12 @@ Watchdog events for created, moved and deleted files wake a source at once,
 so rotation and new files are handled without waiting; wake-ups are
 coalesced, and a file is read at most once per ``coalesce_s``. The stat
 poll is also the fallback for file systems where inotify misses events.
+
+Backpressure: each pass reads at most ``budget_bytes`` per file and hands the
+lines on synchronously, so the only buffer is one chunk per file. When the
+pipeline is slower than the writers, the unread bytes wait on disk, the
+passes follow each other as fast as the pipeline allows, and the lag (bytes
+behind, per file) shows in the source's state detail.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -33,13 +40,28 @@ from watchdog.observers import Observer
 
 from tui_monitor.settings import sanitize_name
 from tui_monitor.sources.base import Observation, ObservationSink, SourceState, StateSink
-from tui_monitor.sources.follow import FileFollower
+from tui_monitor.sources.follow import READ_CHUNK_BYTES, FileFollower, ReadResult
+from tui_monitor.sources.positions import FilePosition, fingerprint
+
+if TYPE_CHECKING:
+    from tui_monitor.sources.positions import PositionLedger
 
 __all__ = ["LEVELS", "DirectoryWatcher", "LogSource", "detect_level", "stream_name_for"]
 
 logger = logging.getLogger(__name__)
 
 LEVELS = ("error", "warn", "info", "debug")
+
+# A changing lag is reported at most this often per stream, so that a long
+# catch-up does not flood the UI with state changes.
+_LAG_REPORT_S = 1.0
+
+# A lag above this is logged as a warning once, and catching up again as info.
+LAG_WARNING_BYTES = 8 << 20
+
+# Identities of files already read to their end in this run, kept so that a
+# glob such as ``app.log*`` does not read a rotated file a second time.
+_MAX_RETIRED = 4096
 
 # Upper-case level words as most layouts print them (Python logging, log4j,
 # syslog-style, Go's log), plus key/value forms such as level=error and
@@ -178,8 +200,21 @@ class LogSource:
     """Follow every file matching ``pattern`` and emit line counts per level.
 
     Each file is its own stream (``log.<stem>``). New files that match a glob
-    are picked up on the next stat; a plain path that does not exist yet is
-    waited for.
+    are picked up on the next stat and read from their start. Files found at
+    start without a stored position are read from their end. A plain path
+    that does not exist yet is waited for. A file already followed under
+    another name (a rotated file that still matches the glob) is skipped.
+
+    Args:
+        ledger: stores the lines and persists read positions; None keeps
+            positions in memory only.
+        from_end: start files found at the first discovery at their end
+            when no position is stored for them (like ``tail -f``).
+        rotated_grace_s: how long a rotated-away file is kept open after it
+            stopped growing.
+        budget_bytes: maximum bytes read per file per pass.
+        is_backlogged: returns True while the consumer of ``on_lines`` cannot
+            take more; the source then reads later instead of buffering.
     """
 
     def __init__(
@@ -192,6 +227,11 @@ class LogSource:
         poll_s: float = 0.25,
         coalesce_s: float = 0.25,
         on_lines: Callable[[str, list[str]], None] | None = None,
+        ledger: PositionLedger | None = None,
+        from_end: bool = True,
+        rotated_grace_s: float = 5.0,
+        budget_bytes: int = READ_CHUNK_BYTES,
+        is_backlogged: Callable[[], bool] | None = None,
     ) -> None:
         self.pattern = os.path.expanduser(pattern)
         self.name = pattern
@@ -205,7 +245,17 @@ class LogSource:
         self._streams: dict[str, str] = {}
         self._failed: dict[str, str] = {}
         self._is_glob = glob.has_magic(self.pattern)
-        self._started_at = time.time()
+        self._ledger = ledger
+        self._from_end = from_end
+        self._rotated_grace_s = rotated_grace_s
+        self._budget_bytes = budget_bytes
+        self._is_backlogged = is_backlogged
+        self._has_discovered = False
+        self._retired: dict[tuple[int, int], FilePosition] = {}
+        self._last_detail: dict[str, tuple[float, str]] = {}
+        self._lagging: set[str] = set()
+        self.lag_bytes: dict[str, int] = {}
+        """Bytes on disk not read yet, per stream."""
 
     def streams(self) -> list[str]:
         """Stream names known so far; the engine declares them up front."""
@@ -215,6 +265,7 @@ class LogSource:
 
     def _discover(self) -> None:
         paths = sorted(glob.glob(self.pattern)) if self._is_glob else [self.pattern]
+        claimed = {identity for follower in self._followers.values() for identity in follower.identities()}
         for path in paths:
             if path in self._followers:
                 continue
@@ -225,52 +276,120 @@ class LogSource:
                     self._failed[path] = message
                     self._report(SourceState(stream_name_for(path), "failed", "is a folder, not a file"))
                 continue
-            # Files present at start are followed from their end; files that
-            # appear later are read whole.
-            is_new = self._is_glob and os.path.exists(path) and os.stat(path).st_mtime > self._started_at
-            self._followers[path] = FileFollower(path, from_end=not is_new)
+            if self._is_glob and self._is_followed_elsewhere(path, claimed):
+                continue
+            # Files present at the first discovery start at their end (unless
+            # a position is stored); files that appear later are read whole.
+            from_end = self._from_end and not self._has_discovered
+            stored = self._ledger.load(path) if self._ledger is not None else {}
+            self._followers[path] = FileFollower(
+                path, from_end=from_end, stored=stored, rotated_grace_s=self._rotated_grace_s
+            )
             self._streams[path] = stream_name_for(path)
             self._watcher.watch(os.path.dirname(path) or ".")
+        self._has_discovered = True
 
-    def read_once(self) -> bool:
-        """Read every followed file once; return True when data is still pending."""
-        self._discover()
+    def _is_followed_elsewhere(self, path: str, claimed: set[tuple[int, int]]) -> bool:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return False
+        identity = (info.st_dev, info.st_ino)
+        if identity in claimed:
+            return True
+        known = self._retired.get(identity)
+        if known is None:
+            return False
+        # The inode number may have been reused by a new file: compare the head.
+        try:
+            with open(path, "rb") as f:
+                head = f.read(known.fingerprint_bytes)
+        except OSError:
+            return False
+        return len(head) == known.fingerprint_bytes and fingerprint(head) == known.fingerprint
+
+    def read_once(self, *, discover: bool = True) -> bool:
+        """Read every followed file once; return True when data is still pending.
+
+        Args:
+            discover: expand the glob first; passes that only continue a
+                backlog skip it.
+        """
+        if discover or not self._has_discovered:
+            self._discover()
         pending = False
         for path, follower in self._followers.items():
             stream = self._streams[path]
             try:
-                result = follower.read_lines()
+                result = follower.read_lines(self._budget_bytes)
             except OSError as exc:
-                if self._failed.get(path) != str(exc):
-                    logger.error("log %s: %s; other sources go on, retrying every %.3g s", path, exc, self._poll_s)
-                    self._failed[path] = str(exc)
-                    self._report(SourceState(stream, "failed", f"unreadable: {exc.strerror or exc}"))
+                self._fail(path, stream, exc)
+                continue
+            pending = pending or result.has_more
+            self._hand_on(path, stream, result)
+            if result.error is not None:
+                self._fail(path, stream, result.error)
                 continue
             if path in self._failed:
                 del self._failed[path]
                 logger.info("log %s is readable again", path)
-            self._report_state(stream, follower)
-            if result.rotated:
-                logger.info("log %s was rotated; following the new file", path)
-            pending = pending or result.has_more
-            if result.lines and self._on_lines is not None:
-                self._on_lines(stream, result.lines)
-            self._emit(_count_levels(stream, result.lines, result.truncated_lines))
+            self._report_state(stream, follower, result.lag_bytes)
         return pending
 
-    def _report_state(self, stream: str, follower: FileFollower) -> None:
-        if follower.is_open:
-            self._report(SourceState(stream, "running", "following"))
-        else:
+    def _fail(self, path: str, stream: str, exc: OSError) -> None:
+        if self._failed.get(path) != str(exc):
+            logger.error("log %s: %s; other sources go on, retrying every %.3g s", path, exc, self._poll_s)
+            self._failed[path] = str(exc)
+            self._report(SourceState(stream, "failed", f"unreadable: {exc.strerror or exc}"))
+
+    def _hand_on(self, path: str, stream: str, result: ReadResult) -> None:
+        ts = time.time()
+        if self._ledger is not None:
+            self._ledger.commit_now(path, result.opened)
+        if result.lines and self._on_lines is not None:
+            self._on_lines(stream, result.lines)
+        # The observation and the ledger entry share ``ts``, so the positions
+        # are persisted with the window that counts these lines.
+        self._emit(_count_levels(stream, result.lines, result.truncated_lines, ts))
+        if self._ledger is not None:
+            self._ledger.record(path, stream, ts, result.lines, result.positions, result.dropped)
+        for position in result.dropped:
+            self._retired[position.identity] = position
+            if len(self._retired) > _MAX_RETIRED:
+                del self._retired[next(iter(self._retired))]
+
+    def _report_state(self, stream: str, follower: FileFollower, lag_bytes: int) -> None:
+        self.lag_bytes[stream] = lag_bytes
+        if lag_bytes > LAG_WARNING_BYTES and stream not in self._lagging:
+            self._lagging.add(stream)
+            behind = describe_lag(lag_bytes).removeprefix("following, ")
+            logger.warning("log %s is %s; the pipeline reads slower than the file grows", stream, behind)
+        elif lag_bytes == 0 and stream in self._lagging:
+            self._lagging.discard(stream)
+            logger.info("log %s caught up", stream)
+        if not follower.is_open:
             self._report(SourceState(stream, "waiting", "file not found yet"))
+            return
+        detail = describe_lag(lag_bytes)
+        now = time.monotonic()
+        last_at, last_detail = self._last_detail.get(stream, (float("-inf"), ""))
+        is_transition = lag_bytes == 0 or last_detail in ("", "following")
+        if detail != last_detail and (is_transition or now - last_at >= _LAG_REPORT_S):
+            self._last_detail[stream] = (now, detail)
+            last_detail = detail
+        self._report(SourceState(stream, "running", last_detail))
 
     async def run(self) -> None:
         """Follow files until cancelled."""
         wake = self._watcher.subscribe()
         self._watcher.watch(os.path.dirname(self.pattern) or ".")
         logger.info("source log %s started", self.pattern)
+        pending = False
         while True:
-            pending = self.read_once()
+            if self._is_backlogged is not None and self._is_backlogged():
+                await asyncio.sleep(self._coalesce_s)  # the consumer is behind: read later
+                continue
+            pending = self.read_once(discover=not pending)
             if pending:
                 await asyncio.sleep(0)  # more to read: yield, then go on
                 continue
@@ -283,7 +402,23 @@ class LogSource:
             await asyncio.sleep(self._coalesce_s)
 
 
-def _count_levels(stream: str, lines: list[str], truncated_lines: int) -> Observation:
+def describe_lag(lag_bytes: int) -> str:
+    """Return the state detail of a followed file that is ``lag_bytes`` behind.
+
+    >>> describe_lag(0)
+    'following'
+    >>> describe_lag(3_500_000)
+    'following, 3.3 MiB behind'
+    """
+    if lag_bytes <= 0:
+        return "following"
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if lag_bytes >= size:
+            return f"following, {lag_bytes / size:.1f} {unit} behind"
+    return f"following, {lag_bytes} bytes behind"
+
+
+def _count_levels(stream: str, lines: list[str], truncated_lines: int, ts: float) -> Observation:
     counts: dict[str, float] = {"lines": float(len(lines))}
     for level in LEVELS:
         counts[f"level_{level}"] = 0.0
@@ -293,4 +428,4 @@ def _count_levels(stream: str, lines: list[str], truncated_lines: int) -> Observ
             counts[f"level_{found}"] += 1.0
     if truncated_lines:
         counts["truncated_lines"] = float(truncated_lines)
-    return Observation(stream=stream, ts=time.time(), counts=counts)
+    return Observation(stream=stream, ts=ts, counts=counts)

@@ -10,7 +10,7 @@ from tui_monitor.store._annotations import (
     current_user,
 )
 from tui_monitor.store._alerts import notifications_since, rule_outcomes_for, save_notifications, save_rule_outcome
-from tui_monitor.store._db import EventRecord, FeatureStore, WindowRecord
+from tui_monitor.store._db import EventRecord, FeatureStore, LogCheckpoint, WindowRecord
 from tui_monitor.store._migrations import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Annotation",
     "EventRecord",
     "FeatureStore",
+    "LogCheckpoint",
     "WindowRecord",
     "add_annotation",
     "annotations_after",

@@ -21,7 +21,7 @@ import sqlite_utils
 from tui_monitor.errors import StoreError
 from tui_monitor.store._migrations import apply_migrations
 
-__all__ = ["EventRecord", "FeatureStore", "WindowRecord"]
+__all__ = ["EventRecord", "FeatureStore", "LogCheckpoint", "WindowRecord"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,27 @@ class EventRecord:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+
+
+@dataclass
+class LogCheckpoint:
+    """Read positions to persist together with the windows that counted their lines.
+
+    ``positions`` rows are ``(path, device, inode, offset, fingerprint,
+    fingerprint_bytes)``; ``offset`` is the byte just past the last line handed
+    to the engine. ``dropped`` lists ``(path, device, inode)`` of files read to
+    their end and closed. ``last_line_id`` is the highest ``log_lines`` id that
+    this checkpoint covers, or None when no line was stored since the last one.
+    """
+
+    positions: list[tuple[str, int, int, int, str, int]] = field(default_factory=list)
+    dropped: list[tuple[str, int, int]] = field(default_factory=list)
+    last_line_id: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether there is nothing to write."""
+        return not self.positions and not self.dropped and self.last_line_id is None
 
 
 class FeatureStore:
@@ -163,8 +184,10 @@ class FeatureStore:
         self,
         samples: Iterable[tuple[float, str, dict[str, float]]],
         windows: Iterable[WindowRecord],
+        *,
+        log_checkpoint: LogCheckpoint | None = None,
     ) -> None:
-        """Write raw samples and closed windows in one transaction."""
+        """Write raw samples, closed windows and the log read positions they cover in one transaction."""
         sample_rows = [(ts, stream, json.dumps(values)) for ts, stream, values in samples]
         window_rows = [
             (
@@ -187,6 +210,52 @@ class FeatureStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 window_rows,
             )
+            if log_checkpoint is not None:
+                self._write_log_checkpoint(log_checkpoint)
+
+    def save_log_checkpoint(self, checkpoint: LogCheckpoint) -> None:
+        """Write read positions at once, e.g. the start position of a newly opened file."""
+        with self._conn:
+            self._write_log_checkpoint(checkpoint)
+
+    def _write_log_checkpoint(self, checkpoint: LogCheckpoint) -> None:
+        now = time.time()
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO log_positions "
+            "(path, device, inode, offset, fingerprint, fingerprint_bytes, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(*row, now) for row in checkpoint.positions],
+        )
+        self._conn.executemany("DELETE FROM log_positions WHERE path = ? AND device = ? AND inode = ?", checkpoint.dropped)
+        if checkpoint.last_line_id is not None:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO log_checkpoints (id, last_line_id, ts) VALUES (1, ?, ?)",
+                (checkpoint.last_line_id, now),
+            )
+
+    def insert_log_lines(self, rows: Iterable[tuple[str, float, str]]) -> int | None:
+        """Insert ``(stream, ts, line)`` rows in one transaction; return the last row id, or None for no rows.
+
+        ``discard_uncommitted_log_lines`` deletes the rows again until a
+        checkpoint with an equal or higher ``last_line_id`` is written.
+        """
+        with self._conn:
+            cursor = self._conn.executemany("INSERT INTO log_lines (stream, ts, line) VALUES (?, ?, ?)", rows)
+            if cursor.rowcount <= 0:
+                return None
+            row = self._conn.execute("SELECT last_insert_rowid()").fetchone()
+        return int(row[0])
+
+    def discard_uncommitted_log_lines(self) -> int:
+        """Delete log lines stored after the last checkpoint; return how many.
+
+        Their read positions were never persisted, so the tailer reads those
+        lines again and stores them once more.
+        """
+        with self._conn:
+            cursor = self._conn.execute(
+                "DELETE FROM log_lines WHERE id > coalesce((SELECT last_line_id FROM log_checkpoints WHERE id = 1), 0)"
+            )
+        return cursor.rowcount
 
     def save_event(self, event: EventRecord) -> int:
         """Insert a new event or update an existing one; return its id."""
@@ -309,6 +378,19 @@ class FeatureStore:
             [stream, since_ts],
         )
         return [_window_from_row(row) for row in rows]
+
+    def log_positions(self, path: str) -> list[dict[str, Any]]:
+        """Return the stored read positions of the followed ``path``, one per file identity."""
+        return list(self.db.query("SELECT * FROM log_positions WHERE path = ?", [path]))
+
+    def committed_log_lines(self, stream: str | None = None) -> list[str]:
+        """Return the text of checkpointed log lines in insertion order, of one stream or all."""
+        sql = "SELECT line FROM log_lines WHERE id <= coalesce((SELECT last_line_id FROM log_checkpoints WHERE id = 1), 0)"
+        params: list[Any] = []
+        if stream is not None:
+            sql += " AND stream = ?"
+            params.append(stream)
+        return [row[0] for row in self._conn.execute(sql + " ORDER BY id", params)]
 
     def integrity_check(self) -> str:
         """Return SQLite's ``PRAGMA integrity_check`` result ('ok' when sound)."""

@@ -141,6 +141,28 @@ def _log_templates(db: sqlite_utils.Database) -> None:
     )
 
 
+def _log_positions(db: sqlite_utils.Database) -> None:
+    # One row per followed file: the path as configured and the file's
+    # identity, so a rotated-away file keeps its own row until it is drained.
+    db.table("log_positions").create(
+        {
+            "path": str,
+            "device": int,
+            "inode": int,
+            "offset": int,
+            "fingerprint": str,
+            "fingerprint_bytes": int,
+            "updated_at": float,
+        },
+        pk=("path", "device", "inode"),
+    )
+    db.table("log_lines").create({"id": int, "stream": str, "ts": float, "line": str}, pk="id")
+    db.table("log_lines").create_index(["stream", "ts"])
+    # A single row (id 1): log_lines rows above last_line_id were inserted
+    # after the last checkpoint and are discarded when the engine starts.
+    db.table("log_checkpoints").create({"id": int, "last_line_id": int, "ts": float}, pk="id")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_annotations", _annotations),
@@ -148,6 +170,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0004_notifications", _notifications),
     ("0005_rule_outcomes", _rule_outcomes),
     ("0006_log_templates", _log_templates),
+    ("0007_log_positions", _log_positions),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
