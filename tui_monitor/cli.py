@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url-interval", type=_positive_seconds, default=5.0, metavar="SECONDS", help="endpoint check interval in seconds (default: 5)")
     parser.add_argument("--url-timeout", type=_positive_seconds, default=5.0, metavar="SECONDS", help="endpoint check timeout in seconds (default: 5)")
     parser.add_argument("--warmup", type=int, default=30, metavar="WINDOWS", help="windows each detector learns before it may alert (default: 30)")
-    parser.add_argument("--threshold", type=float, default=0.98, help="calibrated score (0..1) at which a window counts as anomalous (default: 0.98)")
+    parser.add_argument("--threshold", type=float, default=0.995, help="calibrated score (0..1) at which a window counts as anomalous (default: 0.995)")
     parser.add_argument("--headless", action="store_true", help="run without the terminal UI; print one JSON line per anomaly on stdout")
     parser.add_argument("--duration", type=parse_duration, default=None, metavar="TIME", help="stop after this time, e.g. 60, 10m, 1h (default: run until stopped)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")

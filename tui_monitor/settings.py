@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
 
+from tui_monitor.detectors.config import DetectorConfig
 from tui_monitor.errors import ConfigError
 
 __all__ = ["EndpointSpec", "Settings", "default_db_path", "parse_endpoint"]
@@ -84,11 +86,37 @@ class Settings:
     log_poll_s: float = 1.0
     log_coalesce_s: float = 0.25
     warmup_windows: int = 30
-    threshold: float = 0.98
+    threshold: float = 0.995
     min_deviation_z: float = 4.0
     debounce_n: int = 2
     debounce_m: int = 3
     seed: int = 42
+    # Detector stack; see DetectorConfig for what each setting means.
+    models: tuple[str, ...] = ("robust", "hst")
+    ensemble: str = "max"
+    threshold_mode: str = "static"
+    cooldown_windows: int = 100
+    detector_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch_interval_s: float = 3600.0
+    batch_min_windows: int = 360
+    persist_models: bool = True
+    model_key_path: Path | None = None
+
+    def detector_config(self) -> DetectorConfig:
+        """Return the default detector configuration these settings describe."""
+        return DetectorConfig(
+            models=tuple(self.models),
+            ensemble=self.ensemble,
+            threshold=self.threshold,
+            threshold_mode=self.threshold_mode,
+            min_deviation_z=self.min_deviation_z,
+            debounce_n=self.debounce_n,
+            debounce_m=self.debounce_m,
+            cooldown_windows=self.cooldown_windows,
+            warmup_windows=self.warmup_windows,
+            batch=self.batch_interval_s > 0,
+            seed=self.seed,
+        )
 
     def validate(self) -> None:
         """Check value ranges.

@@ -60,8 +60,25 @@ def _initial(db: sqlite_utils.Database) -> None:
     db["events"].create_index(["stream", "window_start"])
 
 
+def _models(db: sqlite_utils.Database) -> None:
+    # One row per stream and model kind ("online", "batch"): the latest state.
+    db["models"].create(
+        {
+            "stream": str,
+            "kind": str,
+            "version": str,
+            "payload": bytes,
+            "signature": str,
+            "metrics": str,
+            "saved_at": float,
+        },
+        pk=("stream", "kind"),
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
+    ("0002_models", _models),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
