@@ -84,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--db", type=Path, default=None, dest="events_db", help="feature store file (default: the engine's default)")
     events.add_argument("--since", type=parse_duration, default=parse_duration("1h"), metavar="TIME", help="how far back, e.g. 30m, 1h, 7d (default: 1h)")
     events.add_argument("--json", action="store_true", help="print one JSON object per line")
+
+    replay = sub.add_parser("replay", help="run the detectors over stored windows or a timestamp,value CSV and write scores")
+    source = replay.add_mutually_exclusive_group(required=True)
+    source.add_argument("--db", type=Path, default=None, dest="replay_db", help="feature store whose stored windows to replay")
+    source.add_argument("--csv", type=Path, default=None, help="CSV file with a 'timestamp,value' header, in time order")
+    replay.add_argument("--stream", action="append", default=[], help="stream to replay from --db; repeatable (default: all)")
+    replay.add_argument("--out", type=Path, default=None, help="CSV file to write scores to (default: standard output)")
+    replay.add_argument("--threshold", type=float, default=None, dest="replay_threshold", help="calibrated score threshold (default: 0.995)")
     return parser
 
 
@@ -132,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "events":
             return _print_events(args)
+        if args.command == "replay":
+            from tui_monitor.replay import run_replay
+
+            return run_replay(args)
         settings = _settings_from(args)
     except ConfigError as exc:
         parser.print_usage(sys.stderr)
