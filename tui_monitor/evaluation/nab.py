@@ -175,9 +175,13 @@ class CorpusResult:
 def normalized(raw: float, n_windows: int, profile: Profile) -> float:
     """Map a raw corpus score to NAB's scale: 0 detects nothing, 100 is perfect.
 
+    A corpus without windows has no scale: the result is NaN.
+
     >>> round(normalized(46.6345, 116, PROFILES["standard"]), 2)
     70.1
     """
+    if n_windows == 0:
+        return math.nan
     null = -profile.fn_weight * n_windows
     perfect = profile.tp_weight * n_windows
     return 100.0 * (raw - null) / (perfect - null)
