@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tui_monitor.evaluation import (  # noqa: E402
     PROFILES,
+    SeriesTable,
     build_table,
     load_labels,
     load_series,
@@ -64,11 +65,11 @@ def _score_file(args: tuple[Path, str, Path | None]) -> tuple[str, list[float], 
     return name, scores, elapsed
 
 
-def _report(title: str, tables: dict[str, object], windows_per_category: dict[str, int]) -> dict[str, float]:
+def _report(title: str, tables: dict[str, SeriesTable], windows_per_category: dict[str, int]) -> dict[str, float]:
     overall = {}
     print(f"\n{title}")
     print(f"  {'category':24} {'windows':>7} " + " ".join(f"{p:>20}" for p in PROFILES))
-    results = {p: sweep(list(tables.values()), PROFILES[p]) for p in PROFILES}  # type: ignore[arg-type]
+    results = {p: sweep(list(tables.values()), PROFILES[p]) for p in PROFILES}
     for category in sorted(windows_per_category):
         cells = []
         for p, result in results.items():

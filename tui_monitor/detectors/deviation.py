@@ -130,6 +130,15 @@ class RobustBaseline:
                     bucket.last_ts = ts
                     bucket.days.add(int(ts // _SECONDS_PER_DAY))
 
+    def forget_recent(self) -> None:
+        """Drop the recent history of every feature, keeping the hourly profile.
+
+        Used when a lasting change becomes the new normal: the windows of
+        the change are then learned into an empty history, so the old level
+        no longer outvotes them.
+        """
+        self._history.clear()
+
     def usual(self, name: str) -> tuple[float, float] | None:
         """Return (median, scale) of a feature's recent history, or None before any history."""
         history = self._history.get(name)

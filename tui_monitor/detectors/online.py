@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from river import anomaly, preprocessing
+from river.base import AnomalyDetector
 
 __all__ = ["HalfSpaceTreesModel", "LodaModel", "OnlineModel"]
 
@@ -39,7 +40,7 @@ class OnlineModel:
 
     version = "online-0"
 
-    def __init__(self, model: anomaly.base.AnomalyDetector) -> None:
+    def __init__(self, model: AnomalyDetector) -> None:
         self._imputer = _Imputer()
         self._scaler = preprocessing.MinMaxScaler()
         self._model = model

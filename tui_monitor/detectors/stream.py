@@ -149,6 +149,8 @@ class StreamDetector:
         self.windows_seen = 0
         self._recent_hot: deque[bool] = deque(maxlen=config.debounce_m)
         self._incident_windows = 0
+        # Hot windows not learned during the current incident, adopted if it lasts.
+        self._held: deque[tuple[dict[str, float], float | None]] = deque(maxlen=config.relearn_after)
         self._episode_start = -(10**9)
         self._episode_has_incident = False
         self.is_in_incident = False
@@ -284,7 +286,6 @@ class StreamDetector:
         decision.is_anomalous = self.is_in_incident and decision.is_hot
 
     def _learn(self, x: dict[str, float], ts: float | None, raw_scores: dict[str, float], decision: Decision) -> None:
-        is_persistent = self.is_in_incident and self._incident_windows >= self.config.relearn_after
         if not decision.is_warmup:
             self.dynamic_threshold.learn_one(decision.score)
         for slot in self.slots:
@@ -293,11 +294,30 @@ class StreamDetector:
         batch = self.batch
         if batch is not None and "iforest" in raw_scores:
             batch.calibration.learn_one(raw_scores["iforest"])
-        if not x or (decision.is_hot and not is_persistent):
+        if not x:
             return
+        if not self.is_in_incident:
+            self._held.clear()
+        if decision.is_hot:
+            self._held.append((x, ts))
+            if self._incident_windows >= self.config.relearn_after:
+                self._adopt_new_normal()
+            return
+        self._learn_normal(x, ts)
+
+    def _learn_normal(self, x: dict[str, float], ts: float | None) -> None:
         # The robust baseline is shared: RobustModel's learn_one feeds it.
         if not any(slot.name == "robust" for slot in self.slots):
             self.baseline.learn_one(x, ts)
         for slot in self.slots:
             slot.model.learn_one(x, ts)
             slot.windows_learned += 1
+
+    def _adopt_new_normal(self) -> None:
+        """Take a lasting incident as the new normal: relearn the recent baseline from its windows."""
+        logger.info("stream %s: change lasted %d windows; learning it as the new normal", self.stream, self._incident_windows)
+        self.baseline.forget_recent()
+        for held_x, held_ts in self._held:
+            self._learn_normal(held_x, held_ts)
+        self._held.clear()
+        self._incident_windows = 0

@@ -88,6 +88,8 @@ def window_rows(series: Series, windows: list[tuple[datetime, datetime]]) -> lis
 
 def read_reference_scores(path: Path) -> list[float]:
     """Read the ``anomaly_score`` column of a published per-row result file (.csv or .csv.gz)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="") as handle:  # type: ignore[operator]
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", newline="") as handle:
+            return [float(row["anomaly_score"]) for row in csv.DictReader(handle)]
+    with path.open(newline="") as handle:
         return [float(row["anomaly_score"]) for row in csv.DictReader(handle)]

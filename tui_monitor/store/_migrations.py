@@ -62,7 +62,7 @@ def _initial(db: sqlite_utils.Database) -> None:
 
 def _models(db: sqlite_utils.Database) -> None:
     # One row per stream and model kind ("online", "batch"): the latest state.
-    db["models"].create(
+    db.table("models").create(
         {
             "stream": str,
             "kind": str,
