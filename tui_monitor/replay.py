@@ -2,7 +2,7 @@
 
 Replay runs the same detector stack as the engine, one window at a time in
 the data's own time order, so its scores are what the engine would have
-said live (causal: a window is scored before it is learned). It answers
+output live (causal: a window is scored before it is learned). It answers
 "what would tui-monitor have flagged in this data?" and drives the NAB
 benchmark.
 """

@@ -3,7 +3,7 @@
 ``IsolationForestModel.fit`` trains on a list of feature vectors and keeps
 what an explainer needs: ``estimator`` is the fitted
 ``sklearn.ensemble.IsolationForest`` and ``feature_names`` the column order
-of every matrix it sees (``matrix`` builds one from feature dicts). Raw
+of every matrix it scores (``matrix`` builds one from feature dicts). Raw
 scores are ``-estimator.score_samples(X)``: higher is more anomalous.
 (SHAP's TreeExplainer explains the path length, whose sign is opposite.)
 

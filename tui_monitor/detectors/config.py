@@ -1,6 +1,6 @@
 """The detector configuration of a stream: models, ensemble, threshold and debounce.
 
-One ``DetectorConfig`` holds the defaults; ``for_stream`` applies per-stream
+One ``DetectorConfig`` contains the defaults. ``for_stream`` applies per-stream
 overrides whose keys are shell-style patterns of stream names, so that
 ``{"log.*": {"threshold": 0.999}}`` makes every log stream quieter.
 """
@@ -21,7 +21,7 @@ MODEL_NAMES = ("robust", "hst", "loda")
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """How one stream's windows are scored and turned into incidents.
+    """Settings that decide how one stream's windows are scored and turned into incidents.
 
     Attributes:
         models: online models by name: ``robust`` (rolling median and MAD

@@ -3,7 +3,7 @@
 The robust z-score of a value is its distance from the median of recent
 normal windows in units of the scaled median absolute deviation (MAD). A
 value is also compared with the same hour of previous days once at least
-``min_days`` days have been seen; the smaller of the two deviations counts,
+``min_days`` days have been seen. The smaller of the two deviations counts,
 so a nightly job stops being unusual after a few nights. ``RobustModel``
 turns the largest deviation into a raw anomaly score, and ``top`` names the
 features that make a window unusual.

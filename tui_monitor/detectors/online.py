@@ -1,7 +1,7 @@
 """Online multivariate detectors from river, wrapped to take any feature vector.
 
 Each model learns and scores one window at a time (``learn_one`` and
-``score_one``); higher raw scores are more anomalous, and raw scales differ
+``score_one``). Higher raw scores are more anomalous. Raw scales differ
 between models, so ``calibration`` maps them to one scale. A non-finite
 value is replaced by the feature's last finite value (or left out before
 there is one), so NaN and infinity neither raise nor look unusual.

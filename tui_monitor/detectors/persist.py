@@ -1,8 +1,8 @@
 """Save detector state to the feature store and load it back after a restart.
 
-Format and why: models are pickled (river and scikit-learn models are
-plain picklable objects; writing their trees as JSON would mean keeping a
-second serializer in step with both libraries). Unpickling runs code, so a
+Format and why: models are pickled, because river and scikit-learn models
+are plain picklable objects and writing their trees as JSON would mean
+keeping a second serializer in step with both libraries. Unpickling runs code, so a
 payload is loaded only when both hold:
 
 * the database file is owned by the current user and neither group- nor

@@ -42,7 +42,7 @@ def load_series(path: Path, name: str | None = None) -> Series:
     """Read a ``timestamp,value`` CSV (a header row is required).
 
     Raises:
-        ConfigError: the file lacks the two columns or holds an unparsable row.
+        ConfigError: the file lacks the two columns or contains an unparsable row.
     """
     timestamps: list[datetime] = []
     values: list[float] = []

@@ -3,8 +3,8 @@
 A detector gives every row of a series a score in 0..1 (higher is more
 anomalous). One threshold per cost profile turns scores into detections. A
 detection inside a labelled window earns a reward that shrinks the later it
-comes; one outside every window costs up to the profile's false-positive
-weight, less when it follows a window closely; a window without a detection
+comes. A detection outside every window costs up to the profile's false-positive
+weight, less when it follows a window closely. A window without a detection
 costs the false-negative weight. The first 15 % of each series (at most 750
 rows) is a probation period that is not scored. The corpus score is
 normalized so that detecting nothing gives 0 and a perfect detector 100.
