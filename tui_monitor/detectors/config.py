@@ -53,7 +53,7 @@ class DetectorConfig:
     threshold: float = 0.995
     threshold_mode: str = "static"
     dynamic_quantile: float = 0.999
-    min_deviation_z: float = 4.0
+    min_deviation_z: float = 6.0
     debounce_n: int = 2
     debounce_m: int = 3
     cooldown_windows: int = 100

@@ -16,7 +16,7 @@ import math
 from collections import deque
 from typing import Any
 
-__all__ = ["RobustBaseline", "RobustModel", "is_context_feature"]
+__all__ = ["RobustBaseline", "RobustModel", "is_context_feature", "is_heavy_tailed"]
 
 # 1.4826 * MAD estimates the standard deviation of normally distributed data.
 _MAD_TO_SIGMA = 1.4826
@@ -26,6 +26,27 @@ _SECONDS_PER_DAY = 86400.0
 _SECONDS_PER_HOUR = 3600.0
 # The hourly profile keeps one value per this many seconds, which bounds its memory.
 _SEASONAL_STRIDE_S = 120.0
+
+
+def is_heavy_tailed(name: str) -> bool:
+    """Return True for byte counts and rates, which are compared on a log scale.
+
+    Disk and network byte rates jump by orders of magnitude in normal use
+    (a cache flush, a download); on a log scale such a burst is a few MADs
+    rather than dozens.
+
+    >>> is_heavy_tailed("host.disk.read_bytes_per_s.mean"), is_heavy_tailed("host.cpu.total_pct.mean")
+    (True, False)
+    """
+    return "bytes" in name
+
+
+def _to_scale(name: str, value: float) -> float:
+    return math.log1p(max(value, 0.0)) if is_heavy_tailed(name) else value
+
+
+def _from_scale(name: str, value: float) -> float:
+    return math.expm1(value) if is_heavy_tailed(name) else value
 
 
 def is_context_feature(name: str) -> bool:
@@ -87,10 +108,18 @@ class _Rolling:
 class RobustBaseline:
     """Per-feature rolling median and MAD over the last ``size`` normal windows.
 
+    Byte counts and rates are compared as ``log1p(value)`` with a scale of
+    at least ``log_min_scale`` (3.0 is a factor of about 20); medians are
+    reported in the feature's own unit. A feature gets no z-score until it
+    has ``min_history`` values, because a median and MAD of a handful of
+    windows make any ordinary value look extreme.
+
     Args:
         size: windows of recent history per feature.
         min_scale: the scale of a feature that never moved (in its own unit),
             unless 5 % of its median is larger.
+        min_history: values a feature needs before it gets a z-score.
+        log_min_scale: the smallest scale of a byte feature, on the log scale.
         seasonal_size: values kept per feature and hour of day, at most one
             per two minutes (150 is five days); 0 turns the profile off.
         min_days: distinct days an hour must have been seen on before its
@@ -103,23 +132,45 @@ class RobustBaseline:
     20.2
     """
 
-    def __init__(self, size: int = 360, min_scale: float = 0.5, seasonal_size: int = 150, min_days: int = 3) -> None:
+    def __init__(
+        self,
+        size: int = 360,
+        min_scale: float = 0.5,
+        seasonal_size: int = 150,
+        min_days: int = 3,
+        min_history: int = 5,
+        log_min_scale: float = 3.0,
+    ) -> None:
         self.size = size
         self.min_scale = min_scale
+        self.min_history = min_history
+        self.log_min_scale = log_min_scale
         self.seasonal_size = seasonal_size
         self.min_days = min_days
         self._history: dict[str, _Rolling] = {}
         self._hourly: dict[tuple[str, int], _Rolling] = {}
 
-    def learn_one(self, features: dict[str, float], ts: float | None = None) -> None:
-        """Add one normal window's features; ``ts`` (Unix seconds, local clock) feeds the hourly profile."""
+    def learn_one(self, features: dict[str, float], ts: float | None = None, *, is_recent: bool = True) -> None:
+        """Add one window's features.
+
+        Args:
+            features: the window's feature vector.
+            ts: the window's start on the local wall clock (seconds); it
+                feeds the hourly profile.
+            is_recent: False adds the window to the hourly profile only. An
+                anomalous window goes there, so that what recurs at the same
+                hour on most days becomes usual for that hour, while a
+                one-off stays a minority that the median ignores.
+        """
         for name, value in features.items():
             if not math.isfinite(value) or is_context_feature(name):
                 continue
-            history = self._history.get(name)
-            if history is None:
-                history = self._history[name] = _Rolling(self.size)
-            history.add(value)
+            value = _to_scale(name, value)
+            if is_recent:
+                history = self._history.get(name)
+                if history is None:
+                    history = self._history[name] = _Rolling(self.size)
+                history.add(value)
             if ts is not None and self.seasonal_size > 0:
                 hour = int(ts % _SECONDS_PER_DAY // _SECONDS_PER_HOUR)
                 bucket = self._hourly.get((name, hour))
@@ -140,11 +191,17 @@ class RobustBaseline:
         self._history.clear()
 
     def usual(self, name: str) -> tuple[float, float] | None:
-        """Return (median, scale) of a feature's recent history, or None before any history."""
+        """Return (median, scale) of a feature's recent history on its comparison scale, or None without enough history."""
         history = self._history.get(name)
-        if not history:
+        if history is None or len(history) < self.min_history:
             return None
-        return history.usual(self.min_scale)
+        return self._usual_of(name, history)
+
+    def _usual_of(self, name: str, rolling: _Rolling) -> tuple[float, float]:
+        if is_heavy_tailed(name):
+            median, scale = rolling.usual(self.log_min_scale)
+            return median, max(scale, self.log_min_scale)
+        return rolling.usual(self.min_scale)
 
     def zscores(self, features: dict[str, float], ts: float | None = None) -> dict[str, float]:
         """Return the robust z-score of each finite, non-context feature that has history.
@@ -156,13 +213,14 @@ class RobustBaseline:
         scores: dict[str, float] = {}
         for name, value in features.items():
             history = self._history.get(name)
-            if not history or not math.isfinite(value):
+            if history is None or len(history) < self.min_history or not math.isfinite(value):
                 continue
-            median, scale = history.usual(self.min_scale)
+            value = _to_scale(name, value)
+            median, scale = self._usual_of(name, history)
             z = (value - median) / scale
             bucket = self._hourly.get((name, hour)) if hour >= 0 else None
             if bucket is not None and len(bucket.days) >= self.min_days:
-                b_median, b_scale = bucket.usual(self.min_scale)
+                b_median, b_scale = self._usual_of(name, bucket)
                 seasonal_z = (value - b_median) / b_scale
                 if abs(seasonal_z) < abs(z):
                     z = seasonal_z
@@ -178,14 +236,14 @@ class RobustBaseline:
         top = []
         for name, z in ranked[:k]:
             usual = self.usual(name)
-            median = usual[0] if usual else float("nan")
+            median = _from_scale(name, usual[0]) if usual else float("nan")
             top.append({"name": name, "value": features[name], "median": median, "z": round(z, 2)})
         return top
 
     def to_state(self) -> dict[str, Any]:
         """Return the baseline as JSON-ready data."""
         return {
-            "params": [self.size, self.min_scale, self.seasonal_size, self.min_days],
+            "params": [self.size, self.min_scale, self.seasonal_size, self.min_days, self.min_history, self.log_min_scale],
             "history": {name: r.to_state() for name, r in self._history.items()},
             "hourly": [[name, hour, r.to_state()] for (name, hour), r in self._hourly.items()],
         }
@@ -193,8 +251,8 @@ class RobustBaseline:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> RobustBaseline:
         """Rebuild a baseline from ``to_state`` data."""
-        size, min_scale, seasonal_size, min_days = state["params"]
-        base = cls(int(size), float(min_scale), int(seasonal_size), int(min_days))
+        size, min_scale, seasonal_size, min_days, min_history, log_min_scale = state["params"]
+        base = cls(int(size), float(min_scale), int(seasonal_size), int(min_days), int(min_history), float(log_min_scale))
         for name, saved in state["history"].items():
             rolling = base._history[name] = _Rolling(base.size)
             for value in saved["values"]:

@@ -17,7 +17,7 @@ from tui_monitor.detectors.online import HalfSpaceTreesModel, LodaModel, OnlineM
 if TYPE_CHECKING:
     from tui_monitor.detectors.batch import IsolationForestModel
 
-__all__ = ["Decision", "ModelSlot", "StreamDetector", "severity_for"]
+__all__ = ["Decision", "ModelSlot", "StackScorer", "StreamDetector", "severity_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,46 @@ class ModelSlot:
     @property
     def version(self) -> str:
         return str(getattr(self.model, "version", self.name))
+
+
+class StackScorer:
+    """The online part of a stream's stack as one model with river's ``score_one``.
+
+    ``score_one(x)`` returns the ensemble of the warm models' calibrated
+    scores (0..1, higher is more anomalous), without the hourly profile and
+    the batch model. Explainers use it, usually on a pickled snapshot so
+    that the live models can keep learning.
+    """
+
+    def __init__(self, slots: list[ModelSlot], config: DetectorConfig) -> None:
+        self.slots = slots
+        self.config = config
+
+    def score_one(self, x: dict[str, float]) -> float:
+        """Return the calibrated ensemble score of one feature vector."""
+        n_measured = sum(1 for name in x if not is_context_feature(name))
+        scores: dict[str, float] = {}
+        for slot in self.slots:
+            if slot.is_warm and n_measured and not (slot.name == "hst" and n_measured < 2):
+                scores[slot.name] = slot.calibration.score_one(float(slot.model.score_one(x)))
+        return ensemble(scores, self.config)
+
+
+def ensemble(scores: dict[str, float], config: DetectorConfig) -> float:
+    """Combine calibrated scores by ``config.ensemble``: their max, or their weighted mean.
+
+    >>> ensemble({"robust": 0.9, "hst": 0.5}, DetectorConfig())
+    0.9
+    >>> ensemble({"robust": 0.9, "hst": 0.5}, DetectorConfig(ensemble="mean", weights={"hst": 3.0}))
+    0.6
+    """
+    if not scores:
+        return 0.0
+    if config.ensemble == "max":
+        return max(scores.values())
+    weights = {name: config.weights.get(name, 1.0) for name in scores}
+    total = sum(weights.values()) or 1.0
+    return sum(scores[name] * weights[name] for name in scores) / total
 
 
 def _build_model(name: str, config: DetectorConfig, baseline: RobustBaseline) -> Any:
@@ -183,6 +223,11 @@ class StreamDetector:
             return "learning"
         return "anomalous" if self.is_in_incident else "normal"
 
+    @property
+    def model(self) -> StackScorer:
+        """The online models as one scorer with ``score_one`` (for explainers; pickle it to snapshot)."""
+        return StackScorer(self.slots, self.config)
+
     def set_batch_model(self, model: IsolationForestModel | None) -> None:
         """Swap in a newly fitted batch model (or drop it with None)."""
         self.batch = model
@@ -199,15 +244,6 @@ class StreamDetector:
         # HalfSpaceTrees adds nothing on one feature that the robust baseline
         # does not cover better (see the NAB benchmark), so it waits for two.
         return not (slot.name == "hst" and n_measured < 2)
-
-    def _ensemble(self, scores: dict[str, float]) -> float:
-        if not scores:
-            return 0.0
-        if self.config.ensemble == "max":
-            return max(scores.values())
-        weights = {name: self.config.weights.get(name, 1.0) for name in scores}
-        total = sum(weights.values()) or 1.0
-        return sum(scores[name] * weights[name] for name in scores) / total
 
     def process(self, features: dict[str, float], ts: float | None = None) -> Decision:
         """Score one closed window, learn from it when normal, and decide.
@@ -237,7 +273,7 @@ class StreamDetector:
             raw_scores["iforest"] = raw
             calibrated["iforest"] = batch.calibration.score_one(raw)
 
-        score = self._ensemble(calibrated)
+        score = ensemble(calibrated, self.config)
         raw_score = max(raw_scores.values(), default=0.0)
         top = self.baseline.top(x, ts=ts)
         max_z = max((abs(f["z"]) for f in top), default=0.0)
@@ -288,17 +324,21 @@ class StreamDetector:
     def _learn(self, x: dict[str, float], ts: float | None, raw_scores: dict[str, float], decision: Decision) -> None:
         if not decision.is_warmup:
             self.dynamic_threshold.learn_one(decision.score)
-        for slot in self.slots:
-            if slot.name in raw_scores:
-                slot.calibration.learn_one(raw_scores[slot.name])
-        batch = self.batch
-        if batch is not None and "iforest" in raw_scores:
-            batch.calibration.learn_one(raw_scores["iforest"])
-        if not x:
-            return
         if not self.is_in_incident:
             self._held.clear()
+        if not decision.is_hot:
+            # Calibrations learn normal windows only, so a lasting anomaly
+            # stays hot instead of ranking lower with each window.
+            for slot in self.slots:
+                if slot.name in raw_scores:
+                    slot.calibration.learn_one(raw_scores[slot.name])
+            batch = self.batch
+            if batch is not None and "iforest" in raw_scores:
+                batch.calibration.learn_one(raw_scores["iforest"])
+        if not x:
+            return
         if decision.is_hot:
+            self.baseline.learn_one(x, ts, is_recent=False)
             self._held.append((x, ts))
             if self._incident_windows >= self.config.relearn_after:
                 self._adopt_new_normal()
@@ -317,7 +357,8 @@ class StreamDetector:
         """Take a lasting incident as the new normal: relearn the recent baseline from its windows."""
         logger.info("stream %s: change lasted %d windows; learning it as the new normal", self.stream, self._incident_windows)
         self.baseline.forget_recent()
-        for held_x, held_ts in self._held:
-            self._learn_normal(held_x, held_ts)
+        for held_x, _ in self._held:
+            # ts None: the hourly profile already has these windows.
+            self._learn_normal(held_x, None)
         self._held.clear()
         self._incident_windows = 0
