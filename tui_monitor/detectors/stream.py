@@ -191,6 +191,7 @@ class StreamDetector:
         self._incident_windows = 0
         # Hot windows not learned during the current incident, adopted if it lasts.
         self._held: deque[tuple[dict[str, float], float | None]] = deque(maxlen=config.relearn_after)
+        self._pending_raw: deque[tuple[dict[str, float], str]] = deque()
         self._episode_start = -(10**9)
         self._episode_has_incident = False
         self.is_in_incident = False
@@ -326,15 +327,7 @@ class StreamDetector:
             self.dynamic_threshold.learn_one(decision.score)
         if not self.is_in_incident:
             self._held.clear()
-        if not decision.is_hot:
-            # Calibrations learn normal windows only, so a lasting anomaly
-            # stays hot instead of ranking lower with each window.
-            for slot in self.slots:
-                if slot.name in raw_scores:
-                    slot.calibration.learn_one(raw_scores[slot.name])
-            batch = self.batch
-            if batch is not None and "iforest" in raw_scores:
-                batch.calibration.learn_one(raw_scores["iforest"])
+        self._calibrate_later(raw_scores)
         if not x:
             return
         if decision.is_hot:
@@ -344,6 +337,27 @@ class StreamDetector:
                 self._adopt_new_normal()
             return
         self._learn_normal(x, ts)
+
+    def _calibrate_later(self, raw_scores: dict[str, float]) -> None:
+        """Feed raw scores to the calibrations ``debounce_m`` windows late.
+
+        Calibrations learn every window, flagged ones too, because they
+        measure how often scores this high occur: a pattern that recurs
+        often stops ranking at the top. The delay keeps the first windows of
+        a lasting anomaly from lowering each other's rank before debounce
+        can open an incident.
+        """
+        batch = self.batch
+        self._pending_raw.append((raw_scores, batch.version if batch is not None else ""))
+        if len(self._pending_raw) <= self.config.debounce_m:
+            return
+        old_scores, old_version = self._pending_raw.popleft()
+        for slot in self.slots:
+            if slot.name in old_scores:
+                slot.calibration.learn_one(old_scores[slot.name])
+        # A batch score counts only for the model that made it.
+        if batch is not None and batch.version == old_version and "iforest" in old_scores:
+            batch.calibration.learn_one(old_scores["iforest"])
 
     def _learn_normal(self, x: dict[str, float], ts: float | None) -> None:
         # The robust baseline is shared: RobustModel's learn_one feeds it.
