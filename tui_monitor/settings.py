@@ -87,7 +87,7 @@ class Settings:
     log_coalesce_s: float = 0.25
     warmup_windows: int = 30
     threshold: float = 0.995
-    min_deviation_z: float = 6.0
+    min_deviation_z: float = 4.0
     debounce_n: int = 2
     debounce_m: int = 3
     seed: int = 42

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,8 +34,12 @@ class DetectorConfig:
         threshold: calibrated score (0..1) at which a window is hot.
         threshold_mode: ``static`` uses ``threshold``; ``dynamic`` uses the
             ``dynamic_quantile`` of recent scores, never below ``threshold``.
-        min_deviation_z: a hot window also needs one feature this many
-            robust z-scores from its usual value.
+        min_deviation_z: a hot window of a one-feature stream also needs
+            that feature this many robust z-scores from its usual value.
+        gate_per_log_feature: how much the deviation gate rises with the
+            natural log of the number of measured features, because the
+            largest of many noisy deviations is larger than one: 4.0 for
+            one feature and 6.0 for 28 with the defaults.
         debounce_n, debounce_m: an incident opens when N of the last M
             windows are hot.
         cooldown_windows: at least this many windows between the starts of
@@ -53,7 +58,8 @@ class DetectorConfig:
     threshold: float = 0.995
     threshold_mode: str = "static"
     dynamic_quantile: float = 0.999
-    min_deviation_z: float = 6.0
+    min_deviation_z: float = 4.0
+    gate_per_log_feature: float = 0.6
     debounce_n: int = 2
     debounce_m: int = 3
     cooldown_windows: int = 100
@@ -106,6 +112,14 @@ class DetectorConfig:
         if "models" in changes:
             changes["models"] = tuple(changes["models"])
         return dataclasses.replace(self, **changes)
+
+    def deviation_gate(self, n_features: int) -> float:
+        """Return the robust z-score one feature must reach in a window with ``n_features`` measured features.
+
+        >>> DetectorConfig().deviation_gate(1), round(DetectorConfig().deviation_gate(28), 2)
+        (4.0, 6.0)
+        """
+        return self.min_deviation_z + self.gate_per_log_feature * math.log(max(n_features, 1))
 
     def for_stream(self, stream: str, overrides: dict[str, dict[str, Any]] | None = None) -> DetectorConfig:
         """Return this config with every override whose pattern matches ``stream`` applied, in order.

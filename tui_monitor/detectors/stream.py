@@ -144,7 +144,7 @@ class StreamDetector:
     of the calibrated scores of warm models, including a batch model once
     one was fitted. A window is *hot* when the ensemble score reaches the
     threshold (static, or dynamic and never below the static one) and one
-    feature is ``min_deviation_z`` robust z-scores from its usual value; the
+    feature is ``config.deviation_gate(n)`` robust z-scores from its usual value; the
     second test keeps the most unusual window of a calm history from
     alerting. An incident opens when ``debounce_n`` of the last
     ``debounce_m`` windows are hot, at most once per alert episode (which
@@ -282,7 +282,7 @@ class StreamDetector:
         index = self.windows_seen
         self.windows_seen += 1
 
-        is_deviating = (not is_warmup) and max_z >= self.config.min_deviation_z
+        is_deviating = (not is_warmup) and max_z >= self.config.deviation_gate(n_measured)
         is_hot = is_deviating and score >= threshold
         is_new_episode = index - self._episode_start >= self.config.cooldown_windows
         alert_score = score if is_deviating and is_new_episode else score * _NOT_ALERTABLE_FACTOR
