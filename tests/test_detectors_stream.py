@@ -188,3 +188,20 @@ def test_stream_model_snapshot_scores_outlier_higher() -> None:
     usual = snapshot.score_one({"host.cpu.total_pct.mean": 20.0, "host.mem.used_pct.mean": 50.0, "log.app.lines": 100.0})
     outlier = snapshot.score_one({"host.cpu.total_pct.mean": 90.0, "host.mem.used_pct.mean": 50.0, "log.app.lines": 100.0})
     assert outlier > usual
+
+
+def _host_window(rng: random.Random, cpu: float) -> dict[str, float]:
+    window = {f"host.net.bytes_{i}_per_s.mean": rng.uniform(1e3, 1e5) for i in range(4)}
+    window.update({f"host.misc_{i}.mean": 10 + rng.gauss(0, 1) for i in range(14)})
+    window.update({"host.cpu.total_pct.mean": cpu + rng.gauss(0, 3), "host.cpu.user_pct.mean": cpu * 0.8 + rng.gauss(0, 3)})
+    window.update({"host.load.1m.mean": cpu / 25 + rng.gauss(0, 0.1), "host.mem.used_pct.mean": 40 + rng.gauss(0, 0.5)})
+    return window
+
+
+def test_stream_cpu_burn_after_short_warmup_opens_incident() -> None:
+    rng = random.Random(11)
+    detector = StreamDetector("host", warmup_windows=10)
+    calm = [detector.process(_host_window(rng, 15.0), ts=START + i * 2.0) for i in range(16)]
+    burn = [detector.process(_host_window(rng, 98.0), ts=START + (16 + i) * 2.0) for i in range(20)]
+    assert not any(d.incident for d in calm)
+    assert "opened" in [d.incident for d in burn[:5]]

@@ -92,13 +92,12 @@ class _Rolling:
             spread = values[-1] - values[0]
             if mad > 0:
                 scale = _MAD_TO_SIGMA * mad
-            elif spread > 0:
+            else:
                 # Mostly one value with rare others (an error count that is usually 0).
                 scale = _MEAN_AD_TO_SIGMA * sum(deviations) / n
-            else:
-                # A constant feature: a small change must not be infinitely surprising.
-                scale = max(0.05 * abs(median), min_scale)
-            self._usual = (median, max(scale, 0.01 * spread, 1e-12))
+            # A change of under 5 % of the usual level, or under min_scale, is
+            # never very surprising: this also covers a constant feature.
+            self._usual = (median, max(scale, 0.05 * abs(median), min_scale, 0.01 * spread, 1e-12))
         return self._usual
 
     def to_state(self) -> dict[str, Any]:

@@ -68,13 +68,19 @@ class ModelSlot:
     Args:
         name: the model's name in the config.
         model: anything with ``learn_one(x, ts)`` and ``score_one(x, ts)``.
-        warmup_windows: windows learned before its calibrated score counts.
+        warmup_windows: windows the model learns before its raw scores mean
+            something; only later raw scores go to the calibration.
+        min_calibration: raw scores the calibration needs before the slot's
+            calibrated score counts.
     """
 
-    def __init__(self, name: str, model: Any, warmup_windows: int, calibration_size: int = 1000) -> None:
+    def __init__(
+        self, name: str, model: Any, warmup_windows: int, min_calibration: int = 5, calibration_size: int = 1000
+    ) -> None:
         self.name = name
         self.model = model
         self.warmup_windows = warmup_windows
+        self.min_calibration = min_calibration
         self.calibration = RunningQuantile(size=calibration_size)
         self.windows_learned = 0
 
@@ -82,6 +88,11 @@ class ModelSlot:
     def is_warm(self) -> bool:
         """True once the model learned its warm-up windows."""
         return self.windows_learned >= self.warmup_windows
+
+    @property
+    def is_ready(self) -> bool:
+        """True once the model is warm and its calibration has enough history."""
+        return self.is_warm and len(self.calibration) >= self.min_calibration
 
     @property
     def version(self) -> str:
@@ -106,7 +117,7 @@ class StackScorer:
         n_measured = sum(1 for name in x if not is_context_feature(name))
         scores: dict[str, float] = {}
         for slot in self.slots:
-            if slot.is_warm and n_measured and not (slot.name == "hst" and n_measured < 2):
+            if slot.is_ready and n_measured and not (slot.name == "hst" and n_measured < 2):
                 scores[slot.name] = slot.calibration.score_one(float(slot.model.score_one(x)))
         return ensemble(scores, self.config)
 
@@ -128,12 +139,19 @@ def ensemble(scores: dict[str, float], config: DetectorConfig) -> float:
     return sum(scores[name] * weights[name] for name in scores) / total
 
 
-def _build_model(name: str, config: DetectorConfig, baseline: RobustBaseline) -> Any:
+def _build_slot(name: str, config: DetectorConfig, baseline: RobustBaseline) -> ModelSlot:
+    min_calibration = max(5, config.warmup_windows // 2)
     if name == "robust":
-        return RobustModel(baseline)
+        # Robust z-scores exist once each feature has min_history values, so
+        # this model is ready early and covers the others' longer warm-up.
+        return ModelSlot(name, RobustModel(baseline), baseline.min_history, min_calibration)
     if name == "hst":
-        return HalfSpaceTreesModel(window_size=max(10, config.warmup_windows), seed=config.seed)
-    return LodaModel(seed=config.seed)
+        # HalfSpaceTrees scores against the previous reference window only
+        # after it filled one, so its warm-up is one reference window.
+        window_size = max(10, config.warmup_windows)
+        model = HalfSpaceTreesModel(window_size=window_size, seed=config.seed)
+        return ModelSlot(name, model, window_size, min_calibration)
+    return ModelSlot(name, LodaModel(seed=config.seed), config.warmup_windows, min_calibration)
 
 
 class StreamDetector:
@@ -183,7 +201,7 @@ class StreamDetector:
         self.stream = stream
         self.config = config
         self.baseline = RobustBaseline()
-        self.slots = [ModelSlot(name, _build_model(name, config, self.baseline), config.warmup_windows) for name in config.models]
+        self.slots = [_build_slot(name, config, self.baseline) for name in config.models]
         self.batch: IsolationForestModel | None = None
         self.dynamic_threshold = RollingThreshold(q=config.dynamic_quantile, floor=config.threshold)
         self.windows_seen = 0
@@ -264,9 +282,12 @@ class StreamDetector:
         for slot in self.slots:
             if not n_measured or not self._is_used(slot, n_measured):
                 continue
+            if not slot.is_warm:
+                # Raw scores of a model still warming up would skew its calibration.
+                continue
             raw = float(slot.model.score_one(x, ts))
             raw_scores[slot.name] = raw
-            if slot.is_warm:
+            if slot.is_ready:
                 calibrated[slot.name] = slot.calibration.score_one(raw)
         batch = self.batch
         if batch is not None and n_measured:
