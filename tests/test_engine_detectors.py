@@ -28,3 +28,22 @@ def test_engine_event_carries_kind_from_detector(tmp_path: Path) -> None:
     events = store.events_since(0)
     store.close()
     assert [e.kind for e in events] == ["functional"]
+
+
+async def test_engine_saves_and_restores_detectors(tmp_path: Path) -> None:
+    settings = Settings(
+        db_path=tmp_path / "m.db",
+        window_s=0.5,
+        host_interval_s=0.1,
+        warmup_windows=2,
+        model_key_path=tmp_path / "model.key",
+        batch_interval_s=0,
+    )
+    store = FeatureStore(settings.db_path)
+    await Engine(settings, store).run(duration_s=2.0)
+    assert [row["stream"] for row in store.load_models()] == ["host"]
+
+    engine = Engine(settings, store)
+    await engine.run(duration_s=0.1)
+    store.close()
+    assert engine.detectors["host"].windows_seen > 0

@@ -25,8 +25,8 @@ _SECONDS_PER_WEEK = 7 * _SECONDS_PER_DAY
 # 1970-01-01 was a Thursday; shift so that the week phase starts on Monday.
 _EPOCH_WEEKDAY_S = 3 * _SECONDS_PER_DAY
 
-_FUNCTIONAL_RE = re.compile(r"error|fail|exception|fatal|crit|status_[45]xx|status_code|\bup\b|\.up\.|new_template|templates_new")
-_BEHAVIOURAL_RE = re.compile(r"template|share|mix|ratio|entropy|distinct|method_|path_")
+_FUNCTIONAL_RE = re.compile(r"error|fail|exception|fatal|crit|status_[45]xx|status_code|(^|[._])up([._]|$)|new_template")
+_BEHAVIOURAL_RE = re.compile(r"template|(^|[._])lines([._]|$)|level_(warn|info|debug)|messages|share|mix|ratio|entropy")
 
 
 def time_features(wall_ts: float) -> dict[str, float]:
@@ -67,6 +67,8 @@ def anomaly_kind(top_features: list[dict[str, Any]], k: int = 3) -> str:
     'functional'
     >>> anomaly_kind([{"name": "host.cpu.total_pct.mean", "z": 9.0}])
     'performance'
+    >>> anomaly_kind([{"name": "log.app.lines", "z": 8.0}, {"name": "http.api.up.mean", "z": -5.0}])
+    'behavioural'
     >>> anomaly_kind([])
     'performance'
     """
