@@ -95,7 +95,7 @@ class Settings:
     models: tuple[str, ...] = ("robust", "hst")
     ensemble: str = "max"
     threshold_mode: str = "static"
-    cooldown_windows: int = 100
+    cooldown_windows: int = 60
     detector_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     batch_interval_s: float = 3600.0
     batch_min_windows: int = 360

@@ -62,7 +62,7 @@ class DetectorConfig:
     gate_per_log_feature: float = 0.6
     debounce_n: int = 2
     debounce_m: int = 3
-    cooldown_windows: int = 100
+    cooldown_windows: int = 60
     relearn_after: int = 60
     warmup_windows: int = 30
     time_features: bool = True

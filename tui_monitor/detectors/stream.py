@@ -28,12 +28,12 @@ _NOT_ALERTABLE_FACTOR = 0.5
 def severity_for(score: float) -> str:
     """Map a calibrated score to a severity.
 
-    >>> severity_for(0.9999), severity_for(0.999), severity_for(0.99)
+    >>> severity_for(0.999), severity_for(0.995), severity_for(0.98)
     ('critical', 'major', 'minor')
     """
-    if score >= 0.9999:
-        return "critical"
     if score >= 0.999:
+        return "critical"
+    if score >= 0.995:
         return "major"
     return "minor"
 

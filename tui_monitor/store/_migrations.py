@@ -78,7 +78,7 @@ def _models(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
-    ("0004_models", _models),
+    ("0007_models", _models),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
