@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url-interval", type=_positive_seconds, default=None, metavar="SECONDS", help="endpoint check interval in seconds (default: 5)")
     parser.add_argument("--url-timeout", type=_positive_seconds, default=None, metavar="SECONDS", help="endpoint check timeout in seconds (default: 5)")
     parser.add_argument("--warmup", type=int, default=None, metavar="WINDOWS", help="windows each detector learns before it may alert (default: 30)")
-    parser.add_argument("--threshold", type=float, default=None, help="calibrated score (0..1) at which a window counts as anomalous (default: 0.98)")
+    parser.add_argument("--threshold", type=float, default=None, help="calibrated score (0..1) at which a window counts as anomalous (default: 0.995)")
     parser.add_argument("--headless", action="store_true", help="run without the terminal UI; print one JSON line per anomaly on stdout")
     parser.add_argument("--duration", type=parse_duration, default=None, metavar="TIME", help="stop after this time, e.g. 60, 10m, 1h (default: run until stopped)")
     parser.add_argument("--log-file", type=Path, default=None, metavar="PATH", help="with --headless: log to PATH, rotated at 5 MB with 3 old files kept (default: stderr)")
@@ -163,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     notifications.add_argument("--db", type=Path, default=None, dest="notifications_db", help="feature store file (default: the engine's default)")
     notifications.add_argument("--since", type=parse_duration, default=parse_duration("1d"), metavar="TIME", help="how far back (default: 1d)")
     notifications.add_argument("--json", action="store_true", help="print one JSON object per line")
+
+    replay = sub.add_parser("replay", help="run the detectors over stored windows or a timestamp,value CSV and write scores")
+    source = replay.add_mutually_exclusive_group(required=True)
+    source.add_argument("--db", type=Path, default=None, dest="replay_db", help="feature store whose stored windows to replay")
+    source.add_argument("--csv", type=Path, default=None, help="CSV file with a 'timestamp,value' header, in time order")
+    replay.add_argument("--stream", action="append", default=[], help="stream to replay from --db; repeatable (default: all)")
+    replay.add_argument("--out", type=Path, default=None, help="CSV file to write scores to (default: standard output)")
+    replay.add_argument("--threshold", type=float, default=None, dest="replay_threshold", help="calibrated score threshold (default: 0.995)")
     return parser
 
 
@@ -295,6 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_rules_command(args, args.rules or default_rules_dir(), getattr(args, "rules_db", None) or args.db or default_db_path())
         if args.command == "notifications":
             return print_notifications(args.notifications_db or args.db or default_db_path(), args.since, as_json=args.json)
+        if args.command == "replay":
+            from tui_monitor.replay import run_replay
+
+            return run_replay(args)
         settings = _settings_from(args)
     except ConfigError as exc:
         parser.print_usage(sys.stderr)

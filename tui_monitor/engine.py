@@ -19,7 +19,10 @@ from dataclasses import dataclass
 
 from tui_monitor.alerts import Notifier, NotifyPolicy, targets_from
 from tui_monitor.detectors import Decision, StreamDetector, severity_for
-from tui_monitor.errors import ExplanationError
+from tui_monitor.detectors.batch import BatchTrainer
+from tui_monitor.detectors.context import time_features
+from tui_monitor.detectors.persist import load_key, restore_detectors, save_detectors
+from tui_monitor.errors import ExplanationError, TuiMonitorError
 from tui_monitor.explain import Explanation, ExplanationRequest, ExplanationWorker, kind_for, reasons
 from tui_monitor.features import ClosedWindow, WindowAggregator
 from tui_monitor.plugin_runtime import PluginDetectors, PluginNotifiers, PluginSource
@@ -67,6 +70,13 @@ _LOG_COUNTS = ("lines", *(f"level_{level}" for level in LEVELS))
 _ANNOTATION_POLL_S = 2.0
 # On shutdown, explanations still running get this long to finish and be stored.
 _EXPLAIN_GRACE_S = 2.0
+# Detector state is saved this often (in closed windows) besides at shutdown.
+_SAVE_EVERY_WINDOWS = 3600
+
+
+def wall_clock(ts: float) -> float:
+    """Return Unix time ``ts`` shifted by the local UTC offset, for time-of-day context."""
+    return ts + time.localtime(ts).tm_gmtoff
 
 
 @dataclass
@@ -167,6 +177,8 @@ class Engine:
             backoff_s=settings.notify_backoff_s,
             attempt_timeout_s=settings.notify_timeout_s + 1.0,
         )
+        self._trainer: BatchTrainer | None = None
+        self._model_key: bytes | None = None
 
     def subscribe(self, listener: Callable[[Update], None]) -> None:
         """Add a listener for engine updates."""
@@ -234,6 +246,7 @@ class Engine:
             s = self.settings
             detector = StreamDetector(
                 stream,
+                config=s.detector_config().for_stream(stream, s.detector_overrides),
                 warmup_windows=s.warmup_windows,
                 threshold=s.threshold,
                 min_deviation_z=s.min_deviation_z,
@@ -259,6 +272,7 @@ class Engine:
         self._tasks.append(asyncio.create_task(run_retention(conn, policy, interval_s=s.retention_interval_s), name="retention"))
         self._last_annotation_id = max((a.id or 0 for a in annotations_after(conn, 0)), default=0)
         self._tasks.append(asyncio.create_task(self._watch_annotations(), name="annotations"))
+        self._start_models()
         logger.info("engine started: %d sources, %.3g s windows, store %s", len(sources), self.settings.window_s, self.store.path)
         try:
             if duration_s is None:
@@ -297,7 +311,52 @@ class Engine:
         # Lines read in the window still open were never checkpointed: drop
         # them here; the next run reads them again from the stored positions.
         self.ledger.recover()
+        self._stop_models()
         logger.info("engine stopped after %d windows", self.windows_closed)
+
+    def _start_models(self) -> None:
+        """Restore saved detectors and start the batch trainer's worker thread."""
+        s = self.settings
+        if s.persist_models:
+            try:
+                self._model_key = load_key(s.model_key_path)
+                restored = restore_detectors(self.store, self._model_key, lambda stream: self.detector_for(stream).config)
+                self.detectors.update(restored)
+            except TuiMonitorError as exc:
+                logger.warning("saved models not restored: %s", exc)
+        if s.batch_interval_s > 0:
+            self._trainer = BatchTrainer(
+                self.detectors, self._load_training_windows, interval_s=s.batch_interval_s, min_windows=s.batch_min_windows
+            )
+            self._trainer.start()
+
+    def _stop_models(self) -> None:
+        if self._trainer is not None:
+            self._trainer.stop()
+            self._trainer = None
+        self.save_models()
+
+    def save_models(self) -> None:
+        """Save every detector's state to the store (online models and batch models)."""
+        if self._model_key is None or not self.detectors:
+            return
+        try:
+            count = save_detectors(self.store, self.detectors, self._model_key)
+            logger.info("saved %d detector states to %s", count, self.store.path)
+        except Exception:
+            logger.exception("saving detector state failed; it is retried at the next save")
+
+    def _load_training_windows(self, stream: str) -> list[dict[str, float]]:
+        """Read a stream's normal windows on the trainer's thread, with its own connection."""
+        reader = FeatureStore(self.store.path, readonly=True)
+        try:
+            windows = reader.training_windows(stream)
+        finally:
+            reader.close()
+        detector = self.detectors.get(stream)
+        if detector is not None and detector.config.time_features:
+            return [{**features, **time_features(wall_clock(start))} for start, features in windows]
+        return [features for _, features in windows]
 
     async def _close_windows_forever(self) -> None:
         window_s = self.settings.window_s
@@ -324,7 +383,10 @@ class Engine:
         scored = [self._score(window) for window in closed]
         samples = [(ts, w.stream, values) for w in closed for ts, values in w.samples]
         self.store.write_window_batch(samples, [s.window for s in scored], log_checkpoint=log_checkpoint)
+        before = self.windows_closed
         self.windows_closed += len(scored)
+        if before // _SAVE_EVERY_WINDOWS != self.windows_closed // _SAVE_EVERY_WINDOWS:
+            self.save_models()
         for result in scored:
             self._publish(result)
             self._track_incident(result)
@@ -370,7 +432,7 @@ class Engine:
             # The first window after start is partial: store it, do not learn it.
             decision = Decision(0.0, 0.0, True, False, False)
         else:
-            decision = detector.process(window.features)
+            decision = detector.process(window.features, ts=wall_clock(window.start))
         record.raw_score = decision.raw_score
         record.score = decision.score
         record.is_warmup = decision.is_warmup
@@ -391,6 +453,7 @@ class Engine:
                 score=decision.score,
                 raw_score=decision.raw_score,
                 severity=severity_for(decision.score),
+                kind=decision.kind,
                 top_features=decision.top_features,
                 model_version=self.detector_for(window.stream).model_version,
             )
@@ -408,6 +471,7 @@ class Engine:
                 event.score = max(event.score, decision.score)
                 event.raw_score = max(event.raw_score, decision.raw_score)
                 event.severity = severity_for(event.score)
+                event.kind = decision.kind
                 event.top_features = decision.top_features
             change = "updated"
         outcome = self.rules.evaluator.evaluate(event, change, window.end, is_hot=decision.is_hot)

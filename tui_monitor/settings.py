@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import platformdirs
 
+from tui_monitor.detectors.config import DetectorConfig
 from tui_monitor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -157,11 +158,21 @@ class Settings:
     log_poll_s: float = 0.25
     log_coalesce_s: float = 0.25
     warmup_windows: int = 30
-    threshold: float = 0.98
-    min_deviation_z: float = 6.0
+    threshold: float = 0.995
+    min_deviation_z: float = 4.0
     debounce_n: int = 2
     debounce_m: int = 3
     seed: int = 42
+    # Detector stack; see DetectorConfig for what each setting means.
+    models: tuple[str, ...] = ("robust", "hst")
+    ensemble: str = "max"
+    threshold_mode: str = "static"
+    cooldown_windows: int = 60
+    detector_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch_interval_s: float = 3600.0
+    batch_min_windows: int = 360
+    persist_models: bool = True
+    model_key_path: Path | None = None
     samples_retention_days: float = 2.0
     windows_retention_days: float = 30.0
     events_retention_days: float = 365.0
@@ -178,6 +189,22 @@ class Settings:
     notify_retries: int = 3
     notify_backoff_s: float = 2.0
     notify_timeout_s: float = 15.0
+
+    def detector_config(self) -> DetectorConfig:
+        """Return the default detector configuration these settings describe."""
+        return DetectorConfig(
+            models=tuple(self.models),
+            ensemble=self.ensemble,
+            threshold=self.threshold,
+            threshold_mode=self.threshold_mode,
+            min_deviation_z=self.min_deviation_z,
+            debounce_n=self.debounce_n,
+            debounce_m=self.debounce_m,
+            cooldown_windows=self.cooldown_windows,
+            warmup_windows=self.warmup_windows,
+            batch=self.batch_interval_s > 0,
+            seed=self.seed,
+        )
 
     def validate(self) -> None:
         """Check value ranges.

@@ -392,6 +392,40 @@ class FeatureStore:
             params.append(stream)
         return [row[0] for row in self._conn.execute(sql + " ORDER BY id", params)]
 
+    def training_windows(self, stream: str, *, limit: int = 10000) -> list[tuple[float, dict[str, float]]]:
+        """Return up to ``limit`` of the newest normal windows of ``stream`` as (start, features), oldest first.
+
+        Warm-up and anomalous windows are left out, so a model trained on
+        them learns what normal looks like.
+        """
+        rows = self._conn.execute(
+            "SELECT start, features FROM windows WHERE stream = ? AND is_warmup = 0 AND is_anomalous = 0 "
+            "ORDER BY start DESC LIMIT ?",
+            [stream, limit],
+        ).fetchall()
+        return [(float(start), json.loads(features)) for start, features in reversed(rows)]
+
+    def window_streams(self) -> list[str]:
+        """Return the names of the streams that have stored windows."""
+        return [row[0] for row in self._conn.execute("SELECT DISTINCT stream FROM windows ORDER BY stream")]
+
+    def save_model(self, stream: str, kind: str, version: str, payload: bytes, signature: str, metrics: dict[str, Any]) -> None:
+        """Store the latest state of a stream's model, replacing the previous one of that kind."""
+        with self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO detector_state (stream, kind, version, payload, signature, metrics, saved_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [stream, kind, version, payload, signature, json.dumps(metrics), time.time()],
+            )
+
+    def load_models(self) -> list[dict[str, Any]]:
+        """Return every stored model row (stream, kind, version, payload, signature, metrics, saved_at)."""
+        if "detector_state" not in self.db.table_names():
+            return []
+        cursor = self._conn.execute("SELECT stream, kind, version, payload, signature, metrics, saved_at FROM detector_state")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     def integrity_check(self) -> str:
         """Return SQLite's ``PRAGMA integrity_check`` result ('ok' when sound)."""
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])

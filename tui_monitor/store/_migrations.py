@@ -163,6 +163,23 @@ def _log_positions(db: sqlite_utils.Database) -> None:
     db.table("log_checkpoints").create({"id": int, "last_line_id": int, "ts": float}, pk="id")
 
 
+def _detector_state(db: sqlite_utils.Database) -> None:
+    # One row per stream and model kind ("online", "batch"): the latest saved
+    # detector state, signed. The model registry is a separate table.
+    db.table("detector_state").create(
+        {
+            "stream": str,
+            "kind": str,
+            "version": str,
+            "payload": bytes,
+            "signature": str,
+            "metrics": str,
+            "saved_at": float,
+        },
+        pk=("stream", "kind"),
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_annotations", _annotations),
@@ -171,6 +188,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0005_rule_outcomes", _rule_outcomes),
     ("0006_log_templates", _log_templates),
     ("0007_log_positions", _log_positions),
+    ("0008_detector_state", _detector_state),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
