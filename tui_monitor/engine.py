@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tui_monitor.detectors import Decision, StreamDetector, severity_for
+from tui_monitor.feedback import DriftDetected, Feedback, LabelChanged, ModelChanged
 from tui_monitor.features import ClosedWindow, WindowAggregator
 from tui_monitor.plugin_runtime import PluginDetectors, PluginNotifiers, PluginSource
 from tui_monitor.plugins import PluginContext, load_plugins
@@ -23,7 +24,18 @@ from tui_monitor.sources import DirectoryWatcher, EndpointSource, HostSource, Lo
 from tui_monitor.sources.logfile import LEVELS
 from tui_monitor.store import Annotation, EventRecord, FeatureStore, WindowRecord, annotations_after
 
-__all__ = ["AnnotationAdded", "Engine", "EventChanged", "ObservationMade", "SourceChanged", "Update", "WindowScored"]
+__all__ = [
+    "AnnotationAdded",
+    "DriftDetected",
+    "Engine",
+    "EventChanged",
+    "LabelChanged",
+    "ModelChanged",
+    "ObservationMade",
+    "SourceChanged",
+    "Update",
+    "WindowScored",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +51,16 @@ _ANNOTATION_POLL_S = 2.0
 
 @dataclass
 class WindowScored:
-    """A window of ``stream`` closed and was scored."""
+    """A window of ``stream`` closed and was scored.
+
+    ``is_vetoed`` is true when the window was hot but a promoted learned model
+    called it normal, so it opens no incident.
+    """
 
     window: WindowRecord
     decision: Decision
     detector_state: str
+    is_vetoed: bool = False
 
 
 @dataclass
@@ -75,7 +92,9 @@ class AnnotationAdded:
     annotation: Annotation
 
 
-Update = WindowScored | EventChanged | SourceChanged | ObservationMade | AnnotationAdded
+Update = (
+    WindowScored | EventChanged | SourceChanged | ObservationMade | AnnotationAdded | DriftDetected | ModelChanged | LabelChanged
+)
 
 
 class Engine:
@@ -113,6 +132,9 @@ class Engine:
         self._notify_tasks: set[asyncio.Task[None]] = set()
         self.annotations: list[Annotation] = []
         self._last_annotation_id = 0
+        self.feedback = Feedback(settings, store, self.detector_for, self._publish)
+        # Streams whose current incident a learned model silenced; cleared when the detector resolves it.
+        self._silenced: set[str] = set()
 
     def subscribe(self, listener: Callable[[Update], None]) -> None:
         """Add a listener for engine updates."""
@@ -243,6 +265,7 @@ class Engine:
             if result.window.start >= self._started_at:  # the first, partial window is not scored
                 for event, change in self._plugin_detectors.process(result.window):
                     self._record_event(event, change)
+        self.feedback.schedule_due()
         return scored
 
     def _record_event(self, event: EventRecord, change: str) -> None:
@@ -279,13 +302,16 @@ class Engine:
         record.raw_score = decision.raw_score
         record.score = decision.score
         record.is_warmup = decision.is_warmup
+        review = self.feedback.review(record, decision)
+        if review.is_vetoed:
+            decision.is_anomalous = False
         record.is_anomalous = decision.is_anomalous
-        return WindowScored(record, decision, detector.state)
+        return WindowScored(record, decision, detector.state, review.is_vetoed)
 
     def _track_incident(self, result: WindowScored) -> None:
         decision = result.decision
         window = result.window
-        if decision.incident is None:
+        if decision.incident is None or self._is_silenced(result):
             return
         event = self.open_events.get(window.stream)
         if decision.incident == "opened" or event is None:
@@ -297,7 +323,7 @@ class Engine:
                 raw_score=decision.raw_score,
                 severity=severity_for(decision.score),
                 top_features=decision.top_features,
-                model_version=self.detector_for(window.stream).model_version,
+                model_version="+".join([self.detector_for(window.stream).model_version, *self.feedback.versions_of(window.stream)]),
             )
             self.open_events[window.stream] = event
             change = "opened"
@@ -319,6 +345,32 @@ class Engine:
             names = ", ".join(f["name"] for f in event.top_features[:3])
             logger.warning("anomaly on %s (score %.3f): %s", event.stream, event.score, names)
         self._record_event(event, change)
+
+
+    def _is_silenced(self, result: WindowScored) -> bool:
+        """Whether a learned model silences this incident; resolve an open event it now calls normal."""
+        stream = result.window.stream
+        incident = result.decision.incident
+        if stream in self._silenced:
+            if incident == "resolved":
+                self._silenced.discard(stream)
+                return True
+            if result.decision.is_hot and not result.is_vetoed:
+                # A window the learned models also call anomalous: report the incident after all.
+                self._silenced.discard(stream)
+                result.decision.incident = "opened"
+                return False
+            return True
+        if not result.is_vetoed:
+            return False
+        self._silenced.add(stream)
+        event = self.open_events.pop(stream, None)
+        if event is not None:
+            event.state = "resolved"
+            event.updated_at = time.time()
+            logger.info("event %s on %s resolved: the learned models call its windows normal", event.id, stream)
+            self._record_event(event, "resolved")
+        return True
 
 
 async def _guard(name: str, work: object) -> None:

@@ -11,7 +11,7 @@ import platformdirs
 
 from tui_monitor.errors import ConfigError
 
-__all__ = ["EndpointSpec", "Settings", "default_db_path", "parse_endpoint"]
+__all__ = ["EndpointSpec", "Settings", "default_db_path", "default_rules_dir", "parse_endpoint"]
 
 _NAME_RE = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -19,6 +19,11 @@ _NAME_RE = re.compile(r"[^A-Za-z0-9_]+")
 def default_db_path() -> Path:
     """Return the feature store's default path in the user's data folder."""
     return Path(platformdirs.user_data_dir("tui-monitor")) / "monitor.db"
+
+
+def default_rules_dir() -> Path:
+    """Return the default folder of YAML rule files in the user's config folder."""
+    return Path(platformdirs.user_config_dir("tui-monitor")) / "rules"
 
 
 def sanitize_name(text: str) -> str:
@@ -74,7 +79,11 @@ class Settings:
     stream's detector learns from before it may raise an anomaly.
     Retention is in days per kind of row (``*_retention_days``); plugins
     load from ``plugin_dirs`` and, unless ``is_entry_point_plugins`` is
-    false, from installed packages' entry points.
+    false, from installed packages' entry points. Retraining runs every
+    ``retrain_interval_s`` on the last ``retrain_span_s`` of windows, after
+    ``retrain_after_labels`` new labels of a stream, and ``drift_min_windows``
+    windows after drift; a gradient-boosting model joins once a stream has
+    ``supervised_min_labels`` events of each of true anomaly and false positive.
     """
 
     db_path: Path = field(default_factory=default_db_path)
@@ -99,6 +108,14 @@ class Settings:
     plugin_dirs: list[Path] = field(default_factory=list)
     plugin_options: dict[str, dict[str, str]] = field(default_factory=dict)
     is_entry_point_plugins: bool = True
+    rules_dir: Path = field(default_factory=default_rules_dir)
+    # Feedback: retraining triggers and the supervised model (times in window seconds).
+    retrain_interval_s: float = 6 * 3600.0
+    retrain_span_s: float = 86400.0
+    retrain_after_labels: int = 3
+    supervised_min_labels: int = 5
+    drift_min_windows: int = 20
+    drift_cooldown_windows: int = 360
 
     def validate(self) -> None:
         """Check value ranges.
