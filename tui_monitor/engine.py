@@ -236,6 +236,9 @@ class Engine:
             logger.exception("storing the last windows at shutdown failed")
         if self._notify_tasks:
             await asyncio.wait(self._notify_tasks, timeout=5.0)
+        if self.feedback.tasks:
+            # A retraining thread cannot be cancelled; wait so that its result reaches the store.
+            await asyncio.wait(self.feedback.tasks, timeout=60.0)
         logger.info("engine stopped after %d windows", self.windows_closed)
 
     async def _close_windows_forever(self) -> None:

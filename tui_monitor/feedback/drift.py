@@ -149,7 +149,7 @@ class DriftMonitor:
         return None
 
     def _clip_bounds(self, recent: deque[dict[str, float]]) -> dict[str, tuple[float, float]]:
-        bounds = {}
+        bounds: dict[str, tuple[float, float]] = {}
         if len(recent) < 10:
             return bounds
         for name in recent[-1]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -111,12 +112,12 @@ class Feedback:
             min_windows=settings.warmup_windows,
         )
         self.models: dict[tuple[str, str], tuple[ModelVersion, TrainedModel]] = {}
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[list[ModelVersion]]] = set()
         self.retrains_done = 0
         self.reload_models()
 
     @property
-    def _conn(self):  # type: ignore[no-untyped-def]
+    def _conn(self) -> sqlite3.Connection:
         return self.store.db.conn
 
     def reload_models(self) -> None:
@@ -234,8 +235,7 @@ class Feedback:
     async def retrain(self, request: RetrainRequest) -> list[ModelVersion]:
         """Run ``request`` in a worker thread, then register the outcomes; return the registered versions."""
         try:
-            kwargs = {"supervised_min_labels": self.settings.supervised_min_labels, "hot_score": self.settings.threshold}
-            outcomes = await asyncio.to_thread(run_retrain, self.store.path, request, self.trainers, **kwargs)
+            outcomes = await asyncio.to_thread(self._run, request)
             return self.apply(outcomes)
         except Exception:
             logger.exception("retraining %s (%s) failed; the current models stay", request.stream, request.trigger)
@@ -246,8 +246,13 @@ class Feedback:
     def retrain_now(self, stream: str, trigger: str = "manual", *, since: float = 0.0) -> list[ModelVersion]:
         """Retrain ``stream`` on the calling thread (command line and tests)."""
         request = RetrainRequest(stream, trigger, since, time.time() + 10 * 365 * 86400.0)
-        kwargs = {"supervised_min_labels": self.settings.supervised_min_labels, "hot_score": self.settings.threshold}
-        return self.apply(run_retrain(self.store.path, request, self.trainers, **kwargs))
+        return self.apply(self._run(request))
+
+    def _run(self, request: RetrainRequest) -> list[RetrainOutcome]:
+        return run_retrain(
+            self.store.path, request, self.trainers,
+            supervised_min_labels=self.settings.supervised_min_labels, hot_score=self.settings.threshold,
+        )  # fmt: skip
 
     def apply(self, outcomes: list[RetrainOutcome]) -> list[ModelVersion]:
         """Register each trained candidate as promoted or rejected, as the gate decided."""

@@ -23,6 +23,9 @@ def informativeness(scores: Sequence[float], threshold: float) -> float:
     anomalous), one per model that scored it; the first is the online
     detector's. The value is the larger of the closeness of their mean to
     ``threshold`` and twice their standard deviation (model disagreement).
+    Closeness is measured on the side the mean lies on: 1 at the threshold,
+    0 at a score of 1 (or 0), so among flagged events, which all score
+    between the threshold and 1, the barely flagged ones come first.
 
     >>> informativeness([0.98], 0.98)
     1.0
@@ -34,8 +37,8 @@ def informativeness(scores: Sequence[float], threshold: float) -> float:
     if not scores:
         return 0.0
     mean = statistics.fmean(scores)
-    span = max(threshold, 1.0 - threshold)
-    closeness = 1.0 - min(abs(mean - threshold) / span, 1.0)
+    span = (1.0 - threshold) if mean > threshold else threshold
+    closeness = 1.0 - min(abs(mean - threshold) / span, 1.0) if span > 0 else 0.0
     disagreement = 2.0 * statistics.pstdev(scores) if len(scores) > 1 else 0.0
     return round(max(closeness, min(disagreement, 1.0)), 6)
 
