@@ -249,7 +249,6 @@ def test_promoted_model_survives_restart(tmp_path: Path) -> None:
     restarted.store.close()
 
 
-@pytest.mark.slow
 def test_supervised_model_joins_after_enough_labels(tmp_path: Path) -> None:
     # The online detector flags 3 of the 12 benign patterns (it partly learns them), so 3 labels are enough here.
     settings = Settings(db_path=tmp_path / "monitor.db", window_s=1.0, warmup_windows=30, supervised_min_labels=3)

@@ -53,7 +53,6 @@ async def label_first_phase(engine: Engine, plan: WindowPlan, opened: OpenedEven
     await settle(engine)
 
 
-@pytest.mark.slow
 async def test_false_positives_silence_pattern_keep_outages(tmp_path: Path) -> None:
     engine = make_engine(tmp_path)
     plan = WindowPlan(time.time() + 5)
@@ -78,7 +77,6 @@ async def test_false_positives_silence_pattern_keep_outages(tmp_path: Path) -> N
     engine.store.close()
 
 
-@pytest.mark.slow
 async def test_gate_rejects_model_missing_outage(tmp_path: Path) -> None:
     engine = make_engine(tmp_path)
     plan = WindowPlan(time.time() + 5)
@@ -107,7 +105,6 @@ async def test_gate_rejects_model_missing_outage(tmp_path: Path) -> None:
     engine.store.close()
 
 
-@pytest.mark.slow
 async def test_level_shift_drifts_retrains_and_stops_alerts(tmp_path: Path) -> None:
     engine = make_engine(tmp_path)
     plan = WindowPlan(time.time() + 5)

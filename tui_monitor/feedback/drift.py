@@ -8,7 +8,7 @@ KSWIN compares distributions but is about a thousand times slower.
 ADWIN's bound grows with the variance of its window, so one burst of 40x
 the usual value hides a later level shift for hundreds of windows. Values
 are therefore clipped to ``clip_scales`` robust scales around the recent
-median before ADWIN sees them; a level shift still moves the clipped mean.
+median before ADWIN gets them. A level shift still moves the clipped mean.
 
 ADWIN also cuts at a short burst (an anomaly of a few windows), which is not
 drift. A cut is therefore only a suspicion: drift is confirmed when, after
@@ -143,7 +143,7 @@ class DriftMonitor:
             width = min(length for _, length in cuts)
             before = list(recent)[: max(len(recent) - width, 0)][-2 * self.confirm_windows :]
             since = end - width * (end - start)
-            # ADWIN's width also holds some windows from before the change, so the
+            # ADWIN's width also contains some windows from before the change, so the
             # confirmation waits for ``confirm_windows`` windows after the cut.
             self._suspicions[stream] = _Suspicion(sorted(name for name, _ in cuts), since, before)
         return None

@@ -60,7 +60,7 @@ class LabelChanged:
 
 @dataclass
 class Review:
-    """What the learned models said about one window.
+    """The learned models' scores of one window and the resulting veto.
 
     ``scores`` maps a model's label (``iforest#3``) to its score, higher is
     more anomalous; ``is_vetoed`` is true when the window was hot but a
@@ -177,6 +177,10 @@ class Feedback:
 
     def label(self, event: EventRecord, value: str) -> Label:
         """Store a label; a false positive's windows are learned as normal by the online detector at once.
+
+        NOTE: a label stored by another process (``tui-monitor attach``) is
+        not seen here until retraining reads the store, so it neither
+        teaches this engine's online detector nor counts toward the label trigger.
 
         Raises:
             StoreError: the label value is invalid or the event is not stored.

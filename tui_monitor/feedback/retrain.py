@@ -203,8 +203,8 @@ def _train_one(
     outcome = RetrainOutcome(request.stream, kind, request.trigger)
     training = windows
     if kind != "gbm":
-        # An unlabelled window that scored at the threshold may be a real anomaly (or the
-        # first window of one, before debounce opened the event): keep it out of "normal"
+        # An unlabelled window that scored at the threshold may be a real anomaly, or the
+        # first window of one before debounce opened the event. It stays out of "normal"
         # unless drift made it the new normal or a person called it a false positive.
         labelled_fp = [label for label in labels if label.label == FALSE_POSITIVE]
         training = [

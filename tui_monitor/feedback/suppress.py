@@ -107,4 +107,4 @@ def save_rule(rules_dir: Path, text: str) -> Path:
                 continue
     except OSError as exc:
         raise RuleError(f"cannot write rule to folder {str(rules_dir)!r}: {exc.strerror}; check its permissions") from exc
-    raise RuleError(f"folder {str(rules_dir)!r} already holds 1000 files named {stem!r}; rename the rule")
+    raise RuleError(f"folder {str(rules_dir)!r} already contains 1000 files named {stem!r}; rename the rule")

@@ -40,7 +40,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Fewer windows than this say too little about a stream's normal behaviour.
+# Fewer windows than this describe too little of a stream's normal behaviour.
 MIN_TRAIN_WINDOWS = 20
 
 # Each false-positive window is repeated until false positives make up about
@@ -164,7 +164,7 @@ def train_supervised(
 
     Unflagged, unlabelled windows are sampled as extra negatives, at most
     ``negatives_per_positive`` per positive window, so the classifier also
-    knows ordinary windows. The threshold is a probability of 0.5.
+    learns ordinary windows. The threshold is a probability of 0.5.
 
     Raises:
         DetectorError: there is no window of a true anomaly or no negative window.
