@@ -194,7 +194,7 @@ def test_registry_promote_and_rollback(tmp_path: Path) -> None:
     restored = rollback(conn, STREAM, "iforest")
     assert restored.id == first.id
     assert [v.status for v in list_versions(conn)] == ["rolled_back", "promoted"]
-    with pytest.raises(StoreError, match="first promoted version"):
+    with pytest.raises(StoreError, match="no earlier promoted version"):
         rollback(conn, STREAM, "iforest")
     assert promote(conn, second.id).status == "promoted"
     assert current_version(conn, STREAM, "iforest").id == second.id  # type: ignore[union-attr]
@@ -202,6 +202,22 @@ def test_registry_promote_and_rollback(tmp_path: Path) -> None:
         promote(conn, 99)
     with pytest.raises(StoreError, match="nothing to roll back"):
         rollback(conn, "host", "gbm")
+    engine.store.close()
+
+
+def test_registry_keeps_recent_blobs_only(tmp_path: Path) -> None:
+    from tui_monitor.feedback.registry import KEEP_BLOBS
+
+    engine, _ = trained_engine(tmp_path)
+    conn = engine.store.db.conn
+    for _ in range(KEEP_BLOBS + 2):
+        engine.feedback.retrain_now(STREAM)
+    formats = [row[0] for row in conn.execute("SELECT blob_format FROM models ORDER BY id")]
+    assert formats == ["pruned", "pruned"] + ["skops"] * KEEP_BLOBS
+    with pytest.raises(StoreError, match="serialized model was 'pruned'"):
+        promote(conn, 1)
+    with pytest.raises(DetectorError, match="stored as 'pruned'"):
+        load_model(conn, 1)
     engine.store.close()
 
 

@@ -6,6 +6,10 @@ and a learned model only silences windows it considers normal, so a model
 "predicts" an event anomalous when it calls any of the event's windows
 anomalous. When no model of a kind was promoted yet, the candidate is
 compared with the online detector alone, which flagged every labelled event.
+
+NOTE: the supervised model is evaluated on the labels it was trained on, so
+its metrics are optimistic; cross-validation by event would be fairer once
+a stream has enough labels for several folds.
 """
 
 from __future__ import annotations

@@ -32,6 +32,11 @@ logger = logging.getLogger(__name__)
 
 BLOB_FORMAT = "skops"
 
+# Serialized models kept per stream and kind besides the promoted one. A
+# 50-tree IsolationForest takes about 1.3 MB, and a schedule of four trainings
+# a day would otherwise grow the file by about 2 GB a year per stream.
+KEEP_BLOBS = 5
+
 # Types beyond skops' defaults that an IsolationForest or a
 # GradientBoostingClassifier needs (scikit-learn 1.4-1.7, skops 0.16).
 TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
@@ -104,10 +109,20 @@ def register(
                 _promote_in(conn, model_id, model.stream, model.kind, now, "retired")
             else:
                 conn.execute("UPDATE models SET status = ? WHERE id = ?", (status, model_id))
+            _prune_blobs(conn, model.stream, model.kind)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot register {model.kind} model of stream {model.stream!r}: {exc}") from exc
     logger.info("registered %s model %d of %s as %s: %s", model.kind, model_id, model.stream, status, reason)
     return model_id
+
+
+def _prune_blobs(conn: sqlite3.Connection, stream: str, kind: str) -> None:
+    """Drop the serialized model of all but the newest ``KEEP_BLOBS`` versions; the promoted one is always kept."""
+    conn.execute(
+        "UPDATE models SET blob = NULL, blob_format = 'pruned' WHERE stream = ? AND kind = ? AND status != 'promoted' "
+        "AND blob_format = ? AND id NOT IN (SELECT id FROM models WHERE stream = ? AND kind = ? ORDER BY id DESC LIMIT ?)",
+        (stream, kind, BLOB_FORMAT, stream, kind, KEEP_BLOBS),
+    )
 
 
 def _promote_in(conn: sqlite3.Connection, model_id: int, stream: str, kind: str, now: float, old_status: str) -> None:
@@ -144,6 +159,12 @@ def _get(conn: sqlite3.Connection, model_id: int) -> ModelVersion:
 def promote(conn: sqlite3.Connection, model_id: int, *, now: float | None = None) -> ModelVersion:
     """Make version ``model_id`` the one in use for its stream and kind (a person's override of the gate)."""
     version = _get(conn, model_id)
+    (blob_format,) = conn.execute("SELECT blob_format FROM models WHERE id = ?", (model_id,)).fetchone()
+    if blob_format != BLOB_FORMAT:
+        raise StoreError(
+            f"model {model_id} of stream {version.stream!r} cannot be promoted: its serialized model was {blob_format!r}; "
+            "promote a newer version or retrain"
+        )
     with conn:
         _promote_in(conn, model_id, version.stream, version.kind, time.time() if now is None else now, "retired")
     logger.info("promoted %s model %d of %s by request", version.kind, model_id, version.stream)
@@ -160,13 +181,13 @@ def rollback(conn: sqlite3.Connection, stream: str, kind: str, *, now: float | N
     if current is None:
         raise StoreError(f"no {kind} model of stream {stream!r} is promoted, so there is nothing to roll back")
     row = conn.execute(
-        "SELECT id FROM models WHERE stream = ? AND kind = ? AND status = 'retired' AND id != ? "
+        "SELECT id FROM models WHERE stream = ? AND kind = ? AND status = 'retired' AND id != ? AND blob_format = ? "
         "ORDER BY promoted_at DESC, id DESC LIMIT 1",
-        (stream, kind, current.id),
+        (stream, kind, current.id, BLOB_FORMAT),
     ).fetchone()
     if row is None:
         raise StoreError(
-            f"{kind} model {current.id} of stream {stream!r} is the first promoted version; "
+            f"{kind} model {current.id} of stream {stream!r} has no earlier promoted version whose model is still stored; "
             "promote another version by id with `tui-monitor models promote ID`"
         )
     with conn:
