@@ -314,7 +314,7 @@ class Engine:
     def _track_incident(self, result: WindowScored) -> None:
         decision = result.decision
         window = result.window
-        if decision.incident is None or self._is_silenced(result):
+        if decision.incident is None or self._check_silenced(result):
             return
         event = self.open_events.get(window.stream)
         if decision.incident == "opened" or event is None:
@@ -349,9 +349,8 @@ class Engine:
             logger.warning("anomaly on %s (score %.3f): %s", event.stream, event.score, names)
         self._record_event(event, change)
 
-
-    def _is_silenced(self, result: WindowScored) -> bool:
-        """Whether a learned model silences this incident; resolve an open event it now calls normal."""
+    def _check_silenced(self, result: WindowScored) -> bool:
+        """Return whether a learned model silences this incident; resolve an open event it now calls normal."""
         stream = result.window.stream
         incident = result.decision.incident
         if stream in self._silenced:
