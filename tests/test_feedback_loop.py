@@ -74,6 +74,9 @@ async def test_false_positives_silence_pattern_keep_outages(tmp_path: Path) -> N
     assert near(second, later_benign) == []
     assert len(near(second, later_outages)) == 2
     assert all(f"iforest#{version.id}" in event.model_version for event in opened.events)
+    queue_scores = engine.feedback.model_scores_of(opened.events)
+    assert sorted(queue_scores) == sorted(event.id for event in opened.events)
+    assert all(len(scores) == 1 and scores[0] > 0.5 for scores in queue_scores.values())
     engine.store.close()
 
 

@@ -114,6 +114,8 @@ class Feedback:
         self.models: dict[tuple[str, str], tuple[ModelVersion, TrainedModel]] = {}
         self.tasks: set[asyncio.Task[list[ModelVersion]]] = set()
         self.retrains_done = 0
+        # One retraining at a time: on a 2-core machine parallel fits would starve the event loop.
+        self._retrain_lock = asyncio.Lock()
         self.reload_models()
 
     @property
@@ -213,14 +215,18 @@ class Feedback:
     def model_scores_of(self, events: list[EventRecord]) -> dict[int, list[float]]:
         """Return learned-model scores of each event's first window, mapped to 0..1 (for the labelling queue)."""
         scores: dict[int, list[float]] = {}
-        for event in events:
-            rows = self._conn.execute(
-                "SELECT models.kind, model_scores.score, models.params FROM model_scores JOIN models ON models.id = model_id "
-                "WHERE model_scores.stream = ? AND model_scores.start = ?",
-                (event.stream, event.window_start),
-            ).fetchall()
-            if event.id is not None and rows:
-                scores[event.id] = [_as_probability(kind, score, json.loads(params)) for kind, score, params in rows]
+        if not events or not self.models:
+            return scores
+        by_window = {(event.stream, event.window_start): event.id for event in events if event.id is not None}
+        rows = self._conn.execute(
+            "SELECT model_scores.stream, model_scores.start, models.kind, model_scores.score, models.params "
+            "FROM model_scores JOIN models ON models.id = model_id WHERE model_scores.start >= ?",
+            (min(event.window_start for event in events),),
+        )
+        for stream, start, kind, score, params in rows:
+            event_id = by_window.get((stream, start))
+            if event_id is not None:
+                scores.setdefault(event_id, []).append(_as_probability(kind, score, json.loads(params)))
         return scores
 
     # -- retraining ---------------------------------------------------------------
@@ -239,7 +245,8 @@ class Feedback:
     async def retrain(self, request: RetrainRequest) -> list[ModelVersion]:
         """Run ``request`` in a worker thread, then register the outcomes; return the registered versions."""
         try:
-            outcomes = await asyncio.to_thread(self._run, request)
+            async with self._retrain_lock:
+                outcomes = await asyncio.to_thread(self._run, request)
             return self.apply(outcomes)
         except Exception:
             logger.exception("retraining %s (%s) failed; the current models stay", request.stream, request.trigger)
