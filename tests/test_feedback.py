@@ -347,3 +347,25 @@ def test_policy_triggers_schedule_labels_and_drift() -> None:
     policy.note_window("a", 111.0)
     [by_schedule] = policy.due()
     assert (by_schedule.stream, by_schedule.trigger) == ("a", "schedule")
+
+
+def test_false_positive_teaches_online_detector(tmp_path: Path) -> None:
+    settings = Settings(db_path=tmp_path / "monitor.db", window_s=1.0, warmup_windows=30)
+    engine = Engine(settings, FeatureStore(settings.db_path))
+    opened = OpenedEvents(engine)
+    plan = WindowPlan(time.time() + 5)
+    engine.process_windows(plan.span(0, 100, benign=[60, 80]))
+    first, second = opened.events
+    baseline = engine.detectors[STREAM].baseline
+    latency = "http.api.latency_ms.mean"
+    before = list(baseline._history[latency])
+
+    engine.feedback.label(first, TRUE_ANOMALY)
+    assert list(baseline._history[latency]) == before
+    engine.feedback.label(second, FALSE_POSITIVE)
+    learned = list(baseline._history[latency])[len(before) :]
+    windows = engine.store.windows_since(STREAM, second.window_start)
+    expected = [w.features[latency] for w in windows if w.start < second.window_end]
+    assert learned == expected
+    assert max(learned) > 100.0
+    engine.store.close()
