@@ -21,7 +21,8 @@ from tui_monitor.feedback import (
     list_versions,
     train_isolation_forest,
 )
-from tui_monitor.feedback.retrain import read_windows
+from tui_monitor.feedback.loop import can_veto
+from tui_monitor.feedback.retrain import RetrainRequest, read_windows
 from tui_monitor.settings import Settings
 from tui_monitor.store import FeatureStore, WindowRecord
 
@@ -65,6 +66,7 @@ async def test_false_positives_silence_pattern_keep_outages(tmp_path: Path) -> N
     version = current_version(engine.store.db.conn, STREAM, "iforest")
     assert version is not None
     assert version.trigger == "labels"
+    assert can_veto(version)
     assert version.metrics["candidate"]["recall"] == 1.0
 
     opened.events.clear()
@@ -129,6 +131,7 @@ async def test_level_shift_drifts_retrains_and_stops_alerts(tmp_path: Path) -> N
     assert 140 <= drifts[0].since - plan.t0 <= 160
     [model] = [u.version for u in updates if isinstance(u, ModelChanged)]
     assert (model.trigger, model.status) == ("drift", "promoted")
+    assert can_veto(model)
     assert promoted_at is not None
     assert len(near(opened.starts(plan.t0), [150], slack=5)) == 1
     assert [s for s in opened.starts(plan.t0) if s >= promoted_at] == []
@@ -149,7 +152,29 @@ def test_registry_lists_versions_after_retrain(tmp_path: Path) -> None:
     assert version.reason == "no labelled events to validate on"
     [listed] = list_versions(engine.store.db.conn)
     assert listed.features == sorted(["http.api.latency_ms.mean", "http.api.errors", "http.api.up.mean"])
+    assert not can_veto(listed)  # nothing validated it
     trained = [w for w in read_windows(engine.store.db.conn, STREAM, 0.0, plan.t0 + 80) if w.score < 0.98]
     assert listed.n_windows == len(trained)
     assert listed.train_start == trained[0].start
+    engine.store.close()
+
+
+async def test_unvalidated_model_does_not_silence(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    plan = WindowPlan(time.time() + 5)
+    opened = OpenedEvents(engine)
+    engine.process_windows(plan.span(0, 150, benign=[100]))
+    assert len(near(opened.starts(plan.t0), [100])) == 1
+    # Trained with the flagged pattern as normal but validated on no label, as a scheduled retraining could be.
+    [version] = await engine.feedback.retrain(RetrainRequest(STREAM, "schedule", 0.0, plan.t0 + 150, is_flagged_normal=True))
+    assert version.status == "promoted"
+    assert not can_veto(version)
+
+    later = plan.span(150, 100, benign=[200])
+    model = engine.feedback.models[(STREAM, "iforest")][1]
+    benign_scores = model.score_many([w.features for w in later[50:53]])
+    assert sum(score <= model.threshold for score in benign_scores) >= 2  # the model would silence them
+    opened.events.clear()
+    engine.process_windows(later)
+    assert len(near(opened.starts(plan.t0), [200])) == 1
     engine.store.close()

@@ -3,9 +3,12 @@
 ``Feedback`` runs on the engine's event loop. Per window it feeds the drift
 detectors and scores the window with the stream's promoted learned models
 (an IsolationForest, and a gradient-boosting classifier once enough labels
-exist). A hot window opens an incident only when every promoted model agrees
-that it is anomalous, so a pattern the models learned as normal (from false
-positives, or a regime after drift) is silenced. Retraining runs in a worker
+exist). A hot window opens an incident only when every promoted model that
+may veto agrees that it is anomalous, so a pattern the models learned as
+normal (from false positives, or a regime after drift) is silenced. A model
+may veto once the gate validated it on labelled events or it was trained on
+the regime after drift; a scheduled model of a stream without labels only
+scores, because nothing showed that its silence is right. Retraining runs in a worker
 thread and its result is written here, by the store's only writer.
 """
 
@@ -29,7 +32,7 @@ from tui_monitor.feedback.trainer import TrainedModel, Trainer, train_isolation_
 from tui_monitor.settings import Settings
 from tui_monitor.store import EventRecord, FeatureStore, WindowRecord
 
-__all__ = ["DriftDetected", "Feedback", "FeedbackUpdate", "LabelChanged", "ModelChanged", "Review"]
+__all__ = ["DriftDetected", "Feedback", "FeedbackUpdate", "LabelChanged", "ModelChanged", "Review", "can_veto"]
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +160,7 @@ class Feedback:
             score = float(model.score_many([window.features])[0])
             review.scores[version.label] = score
             rows.append((window.stream, window.start, version.id, score))
-            if decision.is_hot and score <= model.threshold:
+            if decision.is_hot and score <= model.threshold and can_veto(version):
                 review.is_vetoed = True
         if rows:
             with self._conn:
@@ -292,6 +295,15 @@ class Feedback:
             versions.append(version)
             self._publish(ModelChanged(version))
         return versions
+
+
+def can_veto(version: ModelVersion) -> bool:
+    """Whether a promoted version may silence the online detector's alerts.
+
+    It may when it was validated on labelled events or trained on the regime after drift.
+    """
+    candidate = version.metrics.get("candidate", {})
+    return version.trigger == "drift" or candidate.get("n_true", 0) + candidate.get("n_false", 0) > 0
 
 
 def _as_probability(kind: str, score: float, params: dict[str, float]) -> float:
