@@ -178,3 +178,19 @@ async def test_unvalidated_model_does_not_silence(tmp_path: Path) -> None:
     engine.process_windows(later)
     assert len(near(opened.starts(plan.t0), [200])) == 1
     engine.store.close()
+
+
+def test_failing_model_does_not_stop_windows(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    engine = make_engine(tmp_path)
+    plan = WindowPlan(time.time() + 5)
+    engine.process_windows(plan.span(0, 80))
+    [version] = engine.feedback.retrain_now(STREAM)
+    model = engine.feedback.models[(STREAM, "iforest")][1]
+    model.features = ["a"]  # a matrix of the wrong width makes scikit-learn raise
+
+    engine.process_windows(plan.span(80, 3))
+    assert len(read_windows(engine.store.db.conn, STREAM, plan.t0 + 80, plan.t0 + 83)) == 3
+    failures = [r for r in caplog.records if "failed to score a window" in r.getMessage()]
+    assert len(failures) == 1
+    assert f"model {version.id}" in failures[0].getMessage()
+    engine.store.close()

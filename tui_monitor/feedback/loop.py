@@ -117,6 +117,7 @@ class Feedback:
         self.models: dict[tuple[str, str], tuple[ModelVersion, TrainedModel]] = {}
         self.tasks: set[asyncio.Task[list[ModelVersion]]] = set()
         self.retrains_done = 0
+        self._failed_models: set[int] = set()
         # One retraining at a time: on a 2-core machine parallel fits would starve the event loop.
         self._retrain_lock = asyncio.Lock()
         self.reload_models()
@@ -157,7 +158,14 @@ class Feedback:
         for (stream, _kind), (version, model) in self.models.items():
             if stream != window.stream:
                 continue
-            score = float(model.score_many([window.features])[0])
+            try:
+                score = float(model.score_many([window.features])[0])
+            except Exception:
+                # A model that cannot score must not stop the window from being stored; log once per model.
+                if version.id not in self._failed_models:
+                    self._failed_models.add(version.id)
+                    logger.exception("%s model %d of %s failed to score a window; it is skipped", version.kind, version.id, stream)
+                continue
             review.scores[version.label] = score
             rows.append((window.stream, window.start, version.id, score))
             if decision.is_hot and score <= model.threshold and can_veto(version):
