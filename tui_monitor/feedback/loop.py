@@ -7,7 +7,7 @@ exist). A hot window opens an incident only when every promoted model that
 may veto agrees that it is anomalous, so a pattern the models learned as
 normal (from false positives, or a regime after drift) is silenced. A model
 may veto once the gate validated it on labelled events or it was trained on
-the regime after drift; a scheduled model of a stream without labels only
+the regime after drift. A scheduled model of a stream without labels only
 scores, because nothing showed that its silence is right. Retraining runs in a worker
 thread and its result is written here, by the store's only writer.
 """
@@ -65,9 +65,9 @@ class LabelChanged:
 class Review:
     """The learned models' scores of one window and the resulting veto.
 
-    ``scores`` maps a model's label (``iforest#3``) to its score, higher is
-    more anomalous; ``is_vetoed`` is true when the window was hot but a
-    promoted model calls it normal.
+    ``scores`` maps a model's label (``iforest#3``) to its score, where
+    higher is more anomalous. ``is_vetoed`` is true when the window was hot
+    but a promoted model calls it normal.
     """
 
     scores: dict[str, float] = field(default_factory=dict)
