@@ -58,9 +58,8 @@ def seed_store(path: Path, *, window_hours: float = 48.0) -> FeatureStore:
 
 
 def add_labels_table(conn: sqlite3.Connection, labels: dict[int, str]) -> None:
-    """Create a labels table as the feedback layer's migration would, with ``{event id: label}``."""
+    """Insert ``{event id: label}`` rows into the labels table that the feedback migration creates."""
     with conn:
-        conn.execute("CREATE TABLE labels (id INTEGER PRIMARY KEY, event_id INTEGER, label TEXT, user TEXT, created_at REAL)")
         conn.executemany(
             "INSERT INTO labels (event_id, label, user, created_at) VALUES (?, ?, 'ada', ?)",
             [(event_id, label, NOW) for event_id, label in labels.items()],

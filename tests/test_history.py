@@ -47,7 +47,7 @@ def test_load_history_counts_per_hour(db: Path) -> None:
     assert data.feature == "host.cpu.total_pct.mean"
     assert len(data.series) == 24 * 6
     assert [a.text for a in data.annotations] == ["deployed v1.4"]
-    assert data.labels is None
+    assert data.labels == []
 
 
 def test_load_history_filters_combine(db: Path) -> None:
@@ -58,9 +58,16 @@ def test_load_history_filters_combine(db: Path) -> None:
 
 
 def test_load_history_label_filter_needs_table(db: Path) -> None:
+    store = FeatureStore(db)
+    with store.db.conn:
+        # A file written before the feedback migration has no labels table.
+        store.db.conn.execute("ALTER TABLE labels RENAME TO labels_hidden")
+    store.close()
     unfiltered = load_history(db, HistoryFilters(label="true_anomaly"), NOW)
     assert len(unfiltered.events) == 5
     store = FeatureStore(db)
+    with store.db.conn:
+        store.db.conn.execute("ALTER TABLE labels_hidden RENAME TO labels")
     add_labels_table(store.db.conn, {1: "true_anomaly", 3: "false_positive"})
     store.close()
     data = load_history(db, HistoryFilters(label="true_anomaly"), NOW)

@@ -100,6 +100,13 @@ def test_markdown_report_lists_counts_and_annotation(db: Path) -> None:
 
 
 def test_markdown_report_says_labels_missing(db: Path) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    with conn:
+        # A file written before the feedback migration has no labels table.
+        conn.execute("DROP TABLE labels")
+    conn.close()
     text = render_report(db, since_s=24 * HOUR, fmt="md", now=NOW)
     assert "no labels table yet" in text
     assert "Sent: 0. Failed: 0." in text

@@ -64,7 +64,7 @@ async def test_ui_shows_charts_table_and_new_event(tmp_path: Path) -> None:
         assert table.row_count == 1
         row = table.get_row_at(0)
         assert row[1] == "http.synthetic"
-        assert "http.synthetic.latency_ms.mean" in str(row[5])
+        assert "http.synthetic.latency_ms.mean" in str(row[7])
 
         await pilot.press("q")
 

@@ -97,6 +97,15 @@ def _add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     annotate.add_argument("text", help='what happened, e.g. "deployed v1.4"')
     annotate.add_argument("--user", default=None, help="who made it (default: the login name)")
 
+    models = sub.add_parser("models", help="list model versions; promote one or roll a stream back")
+    _add_db_option(models, "models_db")
+    models_sub = models.add_subparsers(dest="models_command", metavar="ACTION")
+    promote = models_sub.add_parser("promote", help="use version ID for its stream and kind, overriding the validation gate")
+    promote.add_argument("model_id", type=int, metavar="ID", help="version id from `tui-monitor models`")
+    rollback = models_sub.add_parser("rollback", help="go back to the version of STREAM promoted before the current one")
+    rollback.add_argument("stream", metavar="STREAM", help="stream name, e.g. host or http.api")
+    rollback.add_argument("--kind", choices=("iforest", "gbm"), default="iforest", help="model kind (default: iforest)")
+
     attach = sub.add_parser("attach", help="open the UI on the store of a running headless engine (no engine of its own)")
     _add_db_option(attach, "attach_db")
 
@@ -271,6 +280,41 @@ def _annotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models(args: argparse.Namespace) -> int:
+    from tui_monitor.feedback import list_versions, promote, rollback
+
+    db_path = args.models_db or args.db or default_db_path()
+    if not Path(db_path).exists():
+        raise ConfigError(f"database {str(db_path)!r} not found: run tui-monitor first, or pass the engine's file with --db PATH")
+    command = getattr(args, "models_command", None)
+    store = FeatureStore(db_path, readonly=command is None)
+    try:
+        if command == "promote":
+            version = promote(store.db.conn, args.model_id)
+            print(f"{version.kind} model {version.id} of {version.stream} promoted; a running engine uses it after its next restart")
+            return 0
+        if command == "rollback":
+            version = rollback(store.db.conn, args.stream, args.kind)
+            print(f"{version.kind} model of {version.stream} rolled back to {version.id}; a running engine uses it after its next restart")
+            return 0
+        if "models" not in store.db.table_names():
+            print(f"no models in {db_path}")
+            return 0
+        versions = list_versions(store.db.conn)
+    finally:
+        store.close()
+    if not versions:
+        print(f"no models in {db_path}")
+        return 0
+    print(f"{'id':>4}  {'stream':20} {'kind':8} {'status':12} {'trigger':9} {'trained':16} {'windows':>7} {'prec':>5} {'recall':>6} {'AP':>5}  reason")
+    for v in versions:
+        m = v.metrics.get("candidate", {})
+        cells = [("-" if m.get(key) is None else f"{m[key]:.2f}") for key in ("precision", "recall", "average_precision")]
+        trained = datetime.fromtimestamp(v.created_at).strftime("%Y-%m-%d %H:%M")
+        print(f"{v.id:>4}  {v.stream:20} {v.kind:8} {v.status:12} {v.trigger:9} {trained:16} {v.n_windows:>7} {cells[0]:>5} {cells[1]:>6} {cells[2]:>5}  {v.reason}")
+    return 0
+
+
 def _attach(args: argparse.Namespace) -> int:
     db_path = args.attach_db or args.db or default_db_path()
     if not Path(db_path).exists():
@@ -289,7 +333,7 @@ def _attach(args: argparse.Namespace) -> int:
     return 0
 
 
-_SUBCOMMANDS = {"events": _print_events, "report": _write_report, "annotate": _annotate, "attach": _attach}
+_SUBCOMMANDS = {"events": _print_events, "report": _write_report, "annotate": _annotate, "attach": _attach, "models": _models}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

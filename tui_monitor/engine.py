@@ -24,6 +24,7 @@ from tui_monitor.detectors.context import time_features
 from tui_monitor.detectors.persist import load_key, restore_detectors, save_detectors
 from tui_monitor.errors import ExplanationError, TuiMonitorError
 from tui_monitor.explain import Explanation, ExplanationRequest, ExplanationWorker, kind_for, reasons
+from tui_monitor.feedback import DriftDetected, Feedback, LabelChanged, ModelChanged
 from tui_monitor.features import ClosedWindow, WindowAggregator
 from tui_monitor.plugin_runtime import PluginDetectors, PluginNotifiers, PluginSource
 from tui_monitor.plugins import PluginContext, load_plugins
@@ -49,9 +50,12 @@ from tui_monitor.store import (
 
 __all__ = [
     "AnnotationAdded",
+    "DriftDetected",
     "Engine",
     "EventChanged",
     "ExplanationReady",
+    "LabelChanged",
+    "ModelChanged",
     "ObservationMade",
     "SourceChanged",
     "Update",
@@ -81,11 +85,16 @@ def wall_clock(ts: float) -> float:
 
 @dataclass
 class WindowScored:
-    """A window of ``stream`` closed and was scored."""
+    """A window of ``stream`` closed and was scored.
+
+    ``is_vetoed`` is true when the window was hot but a promoted learned model
+    called it normal, so it opens no incident.
+    """
 
     window: WindowRecord
     decision: Decision
     detector_state: str
+    is_vetoed: bool = False
 
 
 @dataclass
@@ -127,7 +136,17 @@ class AnnotationAdded:
     annotation: Annotation
 
 
-Update = WindowScored | EventChanged | ExplanationReady | SourceChanged | ObservationMade | AnnotationAdded
+Update = (
+    WindowScored
+    | EventChanged
+    | ExplanationReady
+    | SourceChanged
+    | ObservationMade
+    | AnnotationAdded
+    | DriftDetected
+    | ModelChanged
+    | LabelChanged
+)
 
 
 class Engine:
@@ -179,6 +198,9 @@ class Engine:
         )
         self._trainer: BatchTrainer | None = None
         self._model_key: bytes | None = None
+        self.feedback = Feedback(settings, store, self.detector_for, self._publish)
+        # Streams whose current incident a learned model silenced; cleared when the detector resolves it.
+        self._silenced: set[str] = set()
 
     def subscribe(self, listener: Callable[[Update], None]) -> None:
         """Add a listener for engine updates."""
@@ -302,6 +324,9 @@ class Engine:
             logger.exception("storing the last windows at shutdown failed")
         if self._notify_tasks:
             await asyncio.wait(self._notify_tasks, timeout=5.0)
+        if self.feedback.tasks:
+            # A retraining thread cannot be cancelled; wait so that its result reaches the store.
+            await asyncio.wait(self.feedback.tasks, timeout=60.0)
         await self.wait_for_explanations(timeout_s=_EXPLAIN_GRACE_S)
         for task in list(self._explaining):
             task.cancel()
@@ -395,6 +420,7 @@ class Engine:
                     self._record_event(event, change)
         self.notifier.tick(time.time())
         self._save_notifications()
+        self.feedback.schedule_due()
         return scored
 
     def _save_notifications(self) -> None:
@@ -436,13 +462,16 @@ class Engine:
         record.raw_score = decision.raw_score
         record.score = decision.score
         record.is_warmup = decision.is_warmup
+        review = self.feedback.review(record, decision)
+        if review.is_vetoed:
+            decision.is_anomalous = False
         record.is_anomalous = decision.is_anomalous
-        return WindowScored(record, decision, detector.state)
+        return WindowScored(record, decision, detector.state, review.is_vetoed)
 
     def _track_incident(self, result: WindowScored) -> None:
         decision = result.decision
         window = result.window
-        if decision.incident is None:
+        if decision.incident is None or self._check_silenced(result):
             return
         event = self.open_events.get(window.stream)
         if decision.incident == "opened" or event is None:
@@ -455,7 +484,7 @@ class Engine:
                 severity=severity_for(decision.score),
                 kind=decision.kind,
                 top_features=decision.top_features,
-                model_version=self.detector_for(window.stream).model_version,
+                model_version="+".join([self.detector_for(window.stream).model_version, *self.feedback.versions_of(window.stream)]),
             )
             self.open_events[window.stream] = event
             change = "opened"
@@ -553,6 +582,31 @@ class Engine:
         """Wait until every requested explanation is stored (or ``timeout_s`` passes)."""
         if self._explaining:
             await asyncio.wait(set(self._explaining), timeout=timeout_s)
+
+    def _check_silenced(self, result: WindowScored) -> bool:
+        """Return whether a learned model silences this incident; resolve an open event it now calls normal."""
+        stream = result.window.stream
+        incident = result.decision.incident
+        if stream in self._silenced:
+            if incident == "resolved":
+                self._silenced.discard(stream)
+                return True
+            if result.decision.is_hot and not result.is_vetoed:
+                # A window the learned models also call anomalous: report the incident after all.
+                self._silenced.discard(stream)
+                result.decision.incident = "opened"
+                return False
+            return True
+        if not result.is_vetoed:
+            return False
+        self._silenced.add(stream)
+        event = self.open_events.pop(stream, None)
+        if event is not None:
+            event.state = "resolved"
+            event.updated_at = time.time()
+            logger.info("event %s on %s resolved: the learned models call its windows normal", event.id, stream)
+            self._record_event(event, "resolved")
+        return True
 
 
 async def _guard(name: str, work: object) -> None:

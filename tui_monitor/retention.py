@@ -40,15 +40,17 @@ class RetentionPolicy:
         skipped by ``prune_once``.
 
         >>> [t for t, _, _ in RetentionPolicy().cutoffs(now=0.0)]
-        ['samples', 'windows', 'events', 'annotations', 'labels']
+        ['samples', 'windows', 'model_scores', 'events', 'annotations', 'labels', 'drift']
         """
         events_cutoff = now - self.events_days * _DAY_S
         return [
             ("samples", "ts", now - self.samples_days * _DAY_S),
             ("windows", "start", now - self.windows_days * _DAY_S),
+            ("model_scores", "start", now - self.windows_days * _DAY_S),
             ("events", "window_start", events_cutoff),
             ("annotations", "ts", events_cutoff),
             ("labels", "created_at", events_cutoff),
+            ("drift", "ts", events_cutoff),
         ]
 
 

@@ -136,7 +136,11 @@ class Settings:
     stream's detector learns from before it may raise an anomaly.
     Retention is in days per kind of row (``*_retention_days``); plugins
     load from ``plugin_dirs`` and, unless ``is_entry_point_plugins`` is
-    false, from installed packages' entry points.
+    false, from installed packages' entry points. Retraining runs every
+    ``retrain_interval_s`` on the last ``retrain_span_s`` of windows, after
+    ``retrain_after_labels`` new labels of a stream, and ``drift_min_windows``
+    windows after drift; a gradient-boosting model joins once a stream has
+    ``supervised_min_labels`` events of each of true anomaly and false positive.
     """
 
     db_path: Path = field(default_factory=default_db_path)
@@ -189,6 +193,14 @@ class Settings:
     notify_retries: int = 3
     notify_backoff_s: float = 2.0
     notify_timeout_s: float = 15.0
+
+    # Feedback: retraining triggers and the supervised model (times in window seconds).
+    retrain_interval_s: float = 6 * 3600.0
+    retrain_span_s: float = 86400.0
+    retrain_after_labels: int = 3
+    supervised_min_labels: int = 5
+    drift_min_windows: int = 20
+    drift_cooldown_windows: int = 360
 
     def detector_config(self) -> DetectorConfig:
         """Return the default detector configuration these settings describe."""

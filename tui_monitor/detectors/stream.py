@@ -380,6 +380,13 @@ class StreamDetector:
         if batch is not None and batch.version == old_version and "iforest" in old_scores:
             batch.calibration.learn_one(old_scores["iforest"])
 
+    def learn_normal(self, x: dict[str, float], ts: float | None = None) -> None:
+        """Learn one window as normal in every online model, e.g. a labelled false positive.
+
+        ``ts`` (Unix seconds) also teaches the hourly profile; None leaves it out.
+        """
+        self._learn_normal(x, ts)
+
     def _learn_normal(self, x: dict[str, float], ts: float | None) -> None:
         # The robust baseline is shared: RobustModel's learn_one feeds it.
         if not any(slot.name == "robust" for slot in self.slots):

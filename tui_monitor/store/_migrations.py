@@ -180,6 +180,59 @@ def _detector_state(db: sqlite_utils.Database) -> None:
     )
 
 
+def _feedback(db: sqlite_utils.Database) -> None:
+    # Labels a person gives to events; the latest row of an event is its label.
+    db.table("labels").create(
+        {
+            "id": int,
+            "event_id": int,
+            "label": str,
+            "user": str,
+            "created_at": float,
+            "score": float,
+            "model_version": str,
+            "stream": str,
+            "window_start": float,
+            "window_end": float,
+        },
+        pk="id",
+    )
+    db.table("labels").create_index(["event_id"])
+    db.table("labels").create_index(["stream", "window_start"])
+
+    # The model registry: every trained version, its data, metrics and the serialized model.
+    db.table("models").create(
+        {
+            "id": int,
+            "stream": str,
+            "kind": str,
+            "status": str,
+            "trigger": str,
+            "created_at": float,
+            "promoted_at": float,
+            "train_start": float,
+            "train_end": float,
+            "n_windows": int,
+            "features": str,
+            "params": str,
+            "metrics": str,
+            "reason": str,
+            "blob_format": str,
+            "blob": bytes,
+        },
+        pk="id",
+    )
+    db.table("models").create_index(["stream", "kind", "status"])
+
+    # Drift found by the drift detectors on a stream's features or scores.
+    db.table("drift").create({"id": int, "ts": float, "stream": str, "name": str, "detail": str}, pk="id")
+    db.table("drift").create_index(["ts"])
+
+    # Scores of registered batch and supervised models per window (higher is more anomalous).
+    db.table("model_scores").create({"stream": str, "start": float, "model_id": int, "score": float})
+    db.table("model_scores").create_index(["stream", "start"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_annotations", _annotations),
@@ -189,6 +242,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0006_log_templates", _log_templates),
     ("0007_log_positions", _log_positions),
     ("0008_detector_state", _detector_state),
+    ("0009_feedback", _feedback),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -16,7 +16,19 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tui_monitor.engine import Engine, EventChanged, ExplanationReady, ObservationMade, SourceChanged, Update, WindowScored
+from tui_monitor.engine import (
+    DriftDetected,
+    Engine,
+    EventChanged,
+    ExplanationReady,
+    LabelChanged,
+    ModelChanged,
+    ObservationMade,
+    SourceChanged,
+    Update,
+    WindowScored,
+)
+from tui_monitor.feedback import FALSE_POSITIVE, Label, labelling_order, propose_rule
 from tui_monitor.explain import Explanation, reasons
 from tui_monitor.settings import Settings
 from tui_monitor.errors import StoreError
@@ -29,6 +41,7 @@ from tui_monitor.ui.help import HelpScreen
 from tui_monitor.ui.notifications import NotificationsScreen
 from tui_monitor.ui.history import HistoryScreen
 from tui_monitor.ui.targets import TargetsTable
+from tui_monitor.ui.labels import ModelsScreen, RuleScreen
 
 __all__ = ["MonitorApp"]
 
@@ -70,6 +83,13 @@ class MonitorApp(App[None]):
         Binding("h", "history", "History"),
         Binding("a", "annotate", "Annotate"),
         Binding("N", "notifications", "Notifications"),
+        Binding("t", "label('true_anomaly')", "True"),
+        Binding("f", "label('false_positive')", "False +"),
+        Binding("i", "label('investigate')", "Investigate", show=False),
+        Binding("u", "undo_label", "Undo", show=False),
+        Binding("n", "next_unlabelled", "Next"),
+        Binding("s", "suppress", "Rule", show=False),
+        Binding("m", "models", "Models", show=False),
     ]
     CSS = """
     #charts {
@@ -107,6 +127,8 @@ class MonitorApp(App[None]):
         self.suppressed_by: dict[int, str] = {}
         self._log_lines: dict[float, float] = defaultdict(float)
         self._is_table_dirty = False
+        self.labels: dict[int, Label] = {}
+        self.queue: list[int] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -128,7 +150,10 @@ class MonitorApp(App[None]):
         table.add_column("score", key="score")
         table.add_column("severity", key="severity")
         table.add_column("state", key="state")
+        table.add_column("label", key="label")
+        table.add_column("queue", key="queue")
         table.add_column("top features", key="features")
+        self.labels = self.engine.feedback.labels()
         for event in self.store.events_since(time.time() - 86400, limit=200):
             if event.id is not None:
                 self.events[event.id] = event
@@ -179,6 +204,15 @@ class MonitorApp(App[None]):
             for table in targets:
                 table.take_state(update.state)
             self._refresh_sources()
+        elif isinstance(update, DriftDetected):
+            names = ", ".join(update.drift.names[:3])
+            self.notify(f"{update.drift.stream}: {names}; retraining", title="Drift", severity="warning")
+        elif isinstance(update, ModelChanged):
+            version = update.version
+            self.notify(f"{version.kind} model {version.id} of {version.stream}: {version.status} ({version.reason})", title="Model")
+        elif isinstance(update, LabelChanged):
+            self.labels = self.engine.feedback.labels()
+            self._refresh_table()
 
     def _remember_explanation(self, explanation: Explanation) -> None:
         chosen = explanation.top(3) or explanation.top(3, is_positive_only=False)
@@ -244,12 +278,13 @@ class MonitorApp(App[None]):
 
     def _refresh_table(self) -> None:
         table = self.query_one("#events", DataTable)
-        selected_key = None
-        if table.row_count:
-            selected_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        selected = self._selected_event()
         table.clear()
-        ordered = sorted(self.events.values(), key=lambda e: (e.window_start, e.id or 0), reverse=True)
-        for event in ordered[:200]:
+        ordered = sorted(self.events.values(), key=lambda e: (e.window_start, e.id or 0), reverse=True)[:200]
+        scores = self.engine.feedback.model_scores_of(ordered)
+        self.queue = labelling_order(ordered, self.labels, self.settings.threshold, scores)
+        rank = {event_id: index + 1 for index, event_id in enumerate(self.queue)}
+        for event in ordered:
             started = datetime.fromtimestamp(event.window_start).strftime("%m-%d %H:%M:%S")
             explained = self.explained_features.get(event.id or -1)
             names = ", ".join(explained or [f["name"] for f in event.top_features[:3]])
@@ -265,13 +300,28 @@ class MonitorApp(App[None]):
                 f"{event.score:.3f}",
                 event.severity,
                 f"[{state_style}]{state_text}[/]",
+                self.labels[event.id].label if event.id in self.labels else "",
+                str(rank.get(event.id or 0, "")),
                 names,
                 key=str(event.id),
             )
-        if selected_key is not None and selected_key in {str(e.id) for e in ordered[:200]}:
-            # Keep the cursor on the event the user was looking at, not the row number.
-            table.move_cursor(row=table.get_row_index(selected_key), animate=False)
         self._is_table_dirty = False
+        if selected is not None and selected.id is not None:
+            self._move_to(selected.id)
+
+    def _selected_event(self) -> EventRecord | None:
+        table = self.query_one("#events", DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.events.get(int(key)) if key is not None else None
+
+    def _move_to(self, event_id: int) -> None:
+        table = self.query_one("#events", DataTable)
+        try:
+            table.move_cursor(row=table.get_row_index(str(event_id)))
+        except KeyError:
+            pass
 
     # -- actions ------------------------------------------------------------------
 
@@ -323,6 +373,61 @@ class MonitorApp(App[None]):
             self.notify(str(exc), title="Annotation not recorded", severity="error")
             return
         self.notify(f"{annotation.text} ({annotation.user})", title="Annotation recorded")
+
+    def action_label(self, value: str) -> None:
+        """Label the selected event (``true_anomaly``, ``false_positive`` or ``investigate``)."""
+        event = self._selected_event()
+        if event is None:
+            self.notify("no event selected", severity="warning")
+            return
+        try:
+            self.engine.feedback.label(event, value)
+        except StoreError as exc:
+            self.notify(str(exc), title="Label not stored", severity="error")
+            return
+        self.notify(f"event {event.id} on {event.stream}: {value}", title="Labelled")
+
+    def action_undo_label(self) -> None:
+        """Remove this user's most recent label."""
+        label = self.engine.feedback.undo()
+        if label is None:
+            self.notify("no label of yours to undo", severity="warning")
+            return
+        self._move_to(label.event_id)
+        self.notify(f"event {label.event_id}: {label.label} removed", title="Label undone")
+
+    def action_next_unlabelled(self) -> None:
+        """Move to the next unlabelled event in labelling order (most informative first)."""
+        if not self.queue:
+            self.notify("every event is labelled")
+            return
+        selected = self._selected_event()
+        position = self.queue.index(selected.id) + 1 if selected is not None and selected.id in self.queue else 0
+        self._move_to(self.queue[position % len(self.queue)])
+
+    def action_suppress(self) -> None:
+        """Propose a suppression rule from the selected false positive and open it for editing."""
+        event = self._selected_event()
+        if event is None or event.id is None:
+            self.notify("no event selected", severity="warning")
+            return
+        label = self.labels.get(event.id)
+        if label is None or label.label != FALSE_POSITIVE:
+            self.notify("label the event a false positive (f) before proposing a rule", severity="warning")
+            return
+        self.push_screen(RuleScreen(propose_rule(event), self.settings.rules_dir), self._rule_saved)
+
+    def _rule_saved(self, path: Path | None) -> None:
+        if path is not None:
+            self.notify(f"written to {path}", title="Rule saved")
+
+    def action_models(self) -> None:
+        """Show the model registry."""
+        self.push_screen(ModelsScreen(self.store.db.conn), self._models_closed)
+
+    def _models_closed(self, is_changed: bool | None) -> None:
+        if is_changed:
+            self.engine.feedback.reload_models()
 
     async def action_quit(self) -> None:
         """Stop the engine (every closed window is already stored), then exit."""

@@ -31,6 +31,11 @@ windows in a row open an **anomaly**.
 | `enter` | open the chosen anomaly: why it was raised, its features and logs |
 | `n` `p` | in an anomaly's page: the next (older) or previous (newer) anomaly |
 | `escape` | close this help, or go back from an anomaly's page |
+| `t` `f` `i` | label the selected anomaly: true anomaly, false positive, needs investigation |
+| `u` | undo your last label |
+| `n` | next unlabelled anomaly in labelling order (the "queue" column; 1 teaches the models most) |
+| `s` | from a false positive: propose a suppression rule to edit and save (ctrl+s) |
+| `m` | model versions: `p` promotes, `r` rolls back |
 
 In the history screen: `1` to `5` pick the last 1 h, 6 h, 24 h, 7 d or
 30 d; `b` switches hours and days; `r` and `m` write an HTML or Markdown
