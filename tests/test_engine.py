@@ -187,3 +187,35 @@ async def test_host_windows_have_named_features(tmp_path: Path) -> None:
     ):
         assert name in features, name
     store.close()
+
+
+async def test_log_lines_are_parsed_and_dropped_by_rules(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "drop.yaml").write_text('drop_lines:\n  - stream: "log.access"\n    pattern: "GET /health "\n')
+    log = tmp_path / "access.log"
+    log.write_text("")
+    store = FeatureStore(tmp_path / "monitor.db")
+    engine = Engine(fast_settings(tmp_path, log_paths=[str(log)], rules_dir=rules), store)
+    task = asyncio.create_task(engine.run())
+    await asyncio.sleep(0.5)
+
+    lines = [
+        '127.0.0.1 - - [04/Dec/2026:10:00:00 +0000] "GET /health HTTP/1.1" 200 2',
+        '127.0.0.1 - - [04/Dec/2026:10:00:00 +0000] "GET /api/items HTTP/1.1" 200 512',
+        '127.0.0.1 - - [04/Dec/2026:10:00:01 +0000] "GET /api/items HTTP/1.1" 500 64',
+        '127.0.0.1 - - [04/Dec/2026:10:00:01 +0000] "POST /api/items HTTP/1.1" 201 128',
+    ]
+    with log.open("a") as f:
+        f.write("\n".join(lines) + "\n")
+    assert await wait_for(lambda: feature_total(store, "log.access", "log.access.lines") == 3)
+
+    engine.stop()
+    await task
+    assert feature_total(store, "log.access", "log.access.dropped_lines") == 1
+    assert feature_total(store, "log.access", "log.access.requests") == 3
+    assert feature_total(store, "log.access", "log.access.status_5xx_ratio") > 0
+    names = {name for w in store.windows_since("log.access", 0.0) for name in w.features}
+    assert any(name.startswith("log.access.template.") for name in names)
+    assert store.db.table("miner_state").count == 1
+    store.close()

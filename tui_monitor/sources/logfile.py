@@ -215,6 +215,9 @@ class LogSource:
         budget_bytes: maximum bytes read per file per pass.
         is_backlogged: returns True while the consumer of ``on_lines`` cannot
             take more; the source then reads later instead of buffering.
+        on_lines: receives each batch of lines of a stream, after ``line_filter``.
+        line_filter: returns the lines to keep (rules that drop health-check
+            or debug noise); the others are counted as ``dropped_lines``.
     """
 
     def __init__(
@@ -226,7 +229,8 @@ class LogSource:
         *,
         poll_s: float = 0.25,
         coalesce_s: float = 0.25,
-        on_lines: Callable[[str, list[str]], None] | None = None,
+        on_lines: Callable[[str, list[str]], object] | None = None,
+        line_filter: Callable[[str, list[str]], list[str]] | None = None,
         ledger: PositionLedger | None = None,
         from_end: bool = True,
         rotated_grace_s: float = 5.0,
@@ -239,6 +243,7 @@ class LogSource:
         self._report = report
         self._watcher = watcher
         self._on_lines = on_lines
+        self._line_filter = line_filter
         self._poll_s = poll_s
         self._coalesce_s = coalesce_s
         self._followers: dict[str, FileFollower] = {}
@@ -346,11 +351,19 @@ class LogSource:
         ts = time.time()
         if self._ledger is not None:
             self._ledger.commit_now(path, result.opened)
-        if result.lines and self._on_lines is not None:
-            self._on_lines(stream, result.lines)
+        lines = result.lines
+        if lines and self._line_filter is not None:
+            # Dropped lines are still stored and checkpointed below; they only
+            # stay out of the counts and the parsing pipeline.
+            lines = self._line_filter(stream, lines)
+        if lines and self._on_lines is not None:
+            self._on_lines(stream, lines)
         # The observation and the ledger entry share ``ts``, so the positions
         # are persisted with the window that counts these lines.
-        self._emit(_count_levels(stream, result.lines, result.truncated_lines, ts))
+        observation = _count_levels(stream, lines, result.truncated_lines, ts)
+        if len(lines) != len(result.lines):
+            observation.counts["dropped_lines"] = float(len(result.lines) - len(lines))
+        self._emit(observation)
         if self._ledger is not None:
             self._ledger.record(path, stream, ts, result.lines, result.positions, result.dropped)
         for position in result.dropped:
