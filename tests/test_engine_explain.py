@@ -118,3 +118,26 @@ def test_engine_explains_inline_without_event_loop(tmp_path: Path) -> None:
     events = store.events_since(0)
     assert len(events) == 1
     assert store.explanation_row(events[0].id or -1) is not None
+
+
+async def test_engine_explains_fitted_forest_with_tree_shap(tmp_path: Path) -> None:
+    from tui_monitor.detectors.batch import IsolationForestModel
+
+    store = FeatureStore(tmp_path / "monitor.db")
+    updates: list[Update] = []
+    engine = Engine(settings_for(tmp_path), store, on_update=updates.append)
+    drive(engine, n_windows=60)
+    history = [w.features for w in store.windows_since("host", 0.0)[1:]]
+    engine.detector_for("host").set_batch_model(IsolationForestModel.fit(history, seed=3))
+
+    for w in range(60, 80):
+        engine.aggregator.add(Observation("host", T0 + w * WINDOW_S, gauges={"cpu.total_pct": 97.0 if w in SPIKE_WINDOWS else 5.0}))
+        engine.close_windows(T0 + (w + 1) * WINDOW_S)
+    await engine.wait_for_explanations(timeout_s=60)
+
+    ready = [u for u in updates if isinstance(u, ExplanationReady) and u.explanation is not None]
+    assert ready
+    explanation = ready[0].explanation
+    assert explanation is not None
+    assert explanation.method.startswith("tree")
+    assert explanation.attributions[0].name.startswith("host.cpu.total_pct")

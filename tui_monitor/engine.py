@@ -550,8 +550,10 @@ class Engine:
         """
         detector = self.detector_for(window.stream)
         assert event.id is not None  # save_event assigned it
-        # NOTE: only the online model is explained. A batch IsolationForest
-        # goes in ``forest`` with its fitted feature order once a detector has one.
+        # Once the stream has a fitted IsolationForest, the worker explains it
+        # with exact tree SHAP (milliseconds); until then, the online stack
+        # with the model-agnostic explainer.
+        batch = detector.batch
         request = ExplanationRequest(
             event_id=event.id,
             stream=event.stream,
@@ -562,6 +564,8 @@ class Engine:
             # A snapshot (~5 ms to pickle), because the live model keeps learning here.
             online_model=pickle.dumps(detector.model),
             max_score=self.settings.threshold,
+            forest=batch.estimator if batch is not None else None,
+            forest_features=tuple(batch.feature_names) if batch is not None else (),
         )
         future = self.explainer.submit(request)
         try:
