@@ -46,6 +46,18 @@ class _TestServer(http.server.ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/health"
 
 
+@pytest.fixture(autouse=True)
+def isolated_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the user's data, config and state folders at a temporary place.
+
+    Tests then neither read a developer's own config file or rules nor write
+    model keys and databases into their home folder; subprocesses inherit it.
+    """
+    home = tmp_path_factory.mktemp("user")
+    for variable in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(variable, str(home / variable.lower()))
+
+
 @pytest.fixture
 def http_server() -> Iterator[Callable[[str], _TestServer]]:
     """Start real HTTP servers on 127.0.0.1: ``ok``, ``slow``, ``error`` (500) or ``hang``."""
