@@ -150,7 +150,7 @@ async def test_detail_redraws_when_explanation_arrives(tmp_path: Path) -> None:
         await pilot.pause()
         assert "why (tree SHAP" in static_text(screen, "#detail-title")
         assert screen.query_one(AttributionBars).rows[0][0] == "host.cpu.total_pct.mean"
-        assert str(table.get_row(str(ids[2]))[5]).startswith("host.cpu.total_pct.mean")
+        assert str(table.get_cell(str(ids[2]), "features")).startswith("host.cpu.total_pct.mean")
         await app.action_quit()
 
 
