@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from feedback_seed import STREAM, OpenedEvents, WindowPlan
+from feedback_seed import STREAM, OpenedEvents, WindowPlan, seed_settings
 from seed import HOUR, NOW, seed_store
 
 from tui_monitor.engine import Engine
@@ -30,13 +30,13 @@ from tui_monitor.feedback import (
     propose_rule,
     rollback,
     save_rule,
+    train_isolation_forest,
     undo_last_label,
     validate_rule_text,
 )
 from tui_monitor.feedback.drift import DriftFound
 from tui_monitor.reports import render_report
-from tui_monitor.settings import Settings
-from tui_monitor.store import EventRecord, FeatureStore
+from tui_monitor.store import EventRecord, FeatureStore, WindowRecord
 
 
 @pytest.mark.parametrize(
@@ -178,7 +178,7 @@ def test_rule_folder_not_writable_is_reported(tmp_path: Path) -> None:
 
 
 def trained_engine(tmp_path: Path, windows: int = 80) -> tuple[Engine, WindowPlan]:
-    settings = Settings(db_path=tmp_path / "monitor.db", window_s=1.0, warmup_windows=30, cooldown_windows=5, threshold=0.9)
+    settings = seed_settings(tmp_path / "monitor.db")
     engine = Engine(settings, FeatureStore(settings.db_path))
     plan = WindowPlan(time.time() + 5)
     engine.process_windows(plan.span(0, windows))
@@ -259,15 +259,28 @@ def test_promoted_model_survives_restart(tmp_path: Path) -> None:
     engine, plan = trained_engine(tmp_path)
     [version] = engine.feedback.retrain_now(STREAM)
     engine.store.close()
-    settings = Settings(db_path=tmp_path / "monitor.db", window_s=1.0, warmup_windows=30, cooldown_windows=5, threshold=0.9)
+    settings = seed_settings(tmp_path / "monitor.db")
     restarted = Engine(settings, FeatureStore(settings.db_path))
     assert restarted.feedback.versions_of(STREAM) == [f"iforest#{version.id}"]
     restarted.store.close()
 
 
+def test_reloaded_model_scores_outage_as_trained(tmp_path: Path) -> None:
+    engine, _ = trained_engine(tmp_path)
+    engine.feedback.retrain_now(STREAM)
+    trained = engine.feedback.models[(STREAM, "iforest")][1]
+    engine.store.close()
+    settings = seed_settings(tmp_path / "monitor.db")
+    restarted = Engine(settings, FeatureStore(settings.db_path))
+    outage = {f"{STREAM}.latency_ms.mean": 900.0, f"{STREAM}.errors": 40.0, f"{STREAM}.up.mean": 1.0}
+    loaded = restarted.feedback.models[(STREAM, "iforest")][1]
+    assert loaded.score_many([outage])[0] == pytest.approx(trained.score_many([outage])[0])
+    restarted.store.close()
+
+
 def test_supervised_model_joins_after_enough_labels(tmp_path: Path) -> None:
     # The online detector flags 3 of the 12 benign patterns (it partly learns them), so 3 labels are enough here.
-    settings = Settings(db_path=tmp_path / "monitor.db", window_s=1.0, warmup_windows=30, cooldown_windows=5, threshold=0.9, supervised_min_labels=3)
+    settings = seed_settings(tmp_path / "monitor.db", supervised_min_labels=3)
     engine = Engine(settings, FeatureStore(settings.db_path))
     opened = OpenedEvents(engine)
     plan = WindowPlan(time.time() + 5)
@@ -328,6 +341,34 @@ def test_drift_confirms_lasting_shift() -> None:
     assert found.ts < 260
 
 
+def training_windows() -> list[WindowRecord]:
+    import random
+
+    rng = random.Random(4)
+    return [WindowRecord("s", float(i), i + 1.0, {"latency": rng.gauss(20.0, 2.0), "errors": float(rng.randint(0, 2))}) for i in range(200)]
+
+
+def test_isolation_forest_calls_far_beyond_training_range_anomalous() -> None:
+    model = train_isolation_forest(training_windows(), [])
+    [edge, far] = model.score_many([{"latency": 26.0, "errors": 2.0}, {"latency": 900.0, "errors": 2.0}])
+    assert far > edge + 1.0
+
+
+def test_isolation_forest_keeps_usual_window_normal() -> None:
+    model = train_isolation_forest(training_windows(), [])
+    assert not model.is_anomalous_many([{"latency": 20.0, "errors": 1.0}])[0]
+
+
+def test_drift_remembers_windows_of_new_regime_without_score() -> None:
+    monitor = DriftMonitor()
+    feed(monitor, [10.0, 11.0, 30.0, 31.0])
+    assert monitor.windows_since("s", 2.0) == [{"x": 30.0}, {"x": 31.0}]
+
+
+def test_drift_windows_since_without_stream_is_empty() -> None:
+    assert DriftMonitor().windows_since("s", 0.0) == []
+
+
 def test_policy_triggers_schedule_labels_and_drift() -> None:
     policy = RetrainPolicy(interval_s=100.0, after_labels=2)
     policy.note_window("a", 10.0)
@@ -350,7 +391,7 @@ def test_policy_triggers_schedule_labels_and_drift() -> None:
 
 
 def test_false_positive_teaches_online_detector(tmp_path: Path) -> None:
-    settings = Settings(db_path=tmp_path / "monitor.db", window_s=1.0, warmup_windows=30, cooldown_windows=5, threshold=0.9)
+    settings = seed_settings(tmp_path / "monitor.db")
     engine = Engine(settings, FeatureStore(settings.db_path))
     opened = OpenedEvents(engine)
     plan = WindowPlan(time.time() + 5)
@@ -358,12 +399,13 @@ def test_false_positive_teaches_online_detector(tmp_path: Path) -> None:
     first, second = opened.events
     baseline = engine.detectors[STREAM].baseline
     latency = "http.api.latency_ms.mean"
-    before = list(baseline._history[latency])
+    # The baseline keeps a feature's recent values, oldest first, in its rolling history's ``_order``.
+    before = list(baseline._history[latency]._order)
 
     engine.feedback.label(first, TRUE_ANOMALY)
-    assert list(baseline._history[latency]) == before
+    assert list(baseline._history[latency]._order) == before
     engine.feedback.label(second, FALSE_POSITIVE)
-    learned = list(baseline._history[latency])[len(before) :]
+    learned = list(baseline._history[latency]._order)[len(before) :]
     windows = engine.store.windows_since(STREAM, second.window_start)
     expected = [w.features[latency] for w in windows if w.start < second.window_end]
     assert learned == expected

@@ -6,19 +6,18 @@ import time
 from pathlib import Path
 
 import pytest
-from feedback_seed import STREAM, WindowPlan
+from feedback_seed import STREAM, WindowPlan, seed_settings
 
 from tui_monitor.cli import main
 from tui_monitor.engine import Engine
 from tui_monitor.feedback import list_versions
-from tui_monitor.settings import Settings
 from tui_monitor.store import FeatureStore
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     """A store with two promoted-in-turn IsolationForest versions of one stream."""
-    settings = Settings(db_path=tmp_path / "monitor.db", window_s=1.0, warmup_windows=30, cooldown_windows=5, threshold=0.9)
+    settings = seed_settings(tmp_path / "monitor.db")
     engine = Engine(settings, FeatureStore(settings.db_path))
     engine.process_windows(WindowPlan(time.time() + 5).span(0, 80))
     engine.feedback.retrain_now(STREAM)

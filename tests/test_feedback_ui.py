@@ -6,30 +6,18 @@ import time
 from pathlib import Path
 
 import yaml
-from feedback_seed import STREAM, WindowPlan
+from feedback_seed import STREAM, WindowPlan, seed_settings
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, TextArea
 
 from tui_monitor.feedback import latest_labels, list_versions
-from tui_monitor.settings import Settings
 from tui_monitor.store import FeatureStore
 from tui_monitor.ui import MonitorApp
 from tui_monitor.ui.labels import ModelsScreen, RuleScreen
 
 
 def make_app(tmp_path: Path) -> MonitorApp:
-    settings = Settings(
-        db_path=tmp_path / "monitor.db",
-        window_s=1.0,
-        host_interval_s=0.25,
-        warmup_windows=30,
-        # The seeded patterns recur every 40 windows: the default cooldown
-        # between alerts of one stream (60 windows) would hide most of them,
-        # and each recurrence ranks just below the default threshold (0.995).
-        cooldown_windows=5,
-        threshold=0.9,
-        rules_dir=tmp_path / "rules",
-    )
+    settings = seed_settings(tmp_path / "monitor.db", host_interval_s=0.25, rules_dir=tmp_path / "rules")
     return MonitorApp(settings, FeatureStore(settings.db_path))
 
 
@@ -45,6 +33,7 @@ async def test_keys_label_undo_walk_queue_and_propose_rule(tmp_path: Path) -> No
     async with app.run_test(size=(100, 30)) as pilot:
         plan = WindowPlan(time.time() + 5)
         app.engine.process_windows(plan.span(0, 200, benign=[50, 90, 130, 170], true=[110]))
+        detector_version = app.engine.detector_for(STREAM).model_version
         await pilot.pause()
         table = app.query_one("#events", DataTable)
         assert table.row_count == 5
@@ -92,7 +81,7 @@ async def test_keys_label_undo_walk_queue_and_propose_rule(tmp_path: Path) -> No
     conn = FeatureStore(tmp_path / "monitor.db", readonly=True)
     labels = latest_labels(conn.db.conn)
     assert {event_id: label.label for event_id, label in labels.items()} == {ids[0]: "false_positive", ids[1]: "true_anomaly"}
-    assert all(label.user and label.score > 0.9 and label.model_version.startswith("hst-1") for label in labels.values())
+    assert all(label.user and label.score > 0.9 and label.model_version.startswith(detector_version) for label in labels.values())
     [rule_file] = (tmp_path / "rules").iterdir()
     rule = yaml.safe_load(rule_file.read_text())["rules"][0]
     assert rule["name"].startswith("nightly-job-")

@@ -95,6 +95,20 @@ def test_long_incident_becomes_new_normal() -> None:
     assert detector.state == "normal"
 
 
+def test_adopted_change_stops_being_hot() -> None:
+    rng = random.Random(6)
+    detector = StreamDetector("host", warmup_windows=30)
+    run(detector, [calm_window(rng) for _ in range(60)])
+    shifted = [{**calm_window(rng), "host.cpu.total_pct.mean": rng.gauss(60.0, 1.0)} for _ in range(25)]
+    assert detector.process(shifted[0]).is_hot
+
+    detector.adopt_new_normal(shifted)
+
+    decision = detector.process({**calm_window(rng), "host.cpu.total_pct.mean": 60.5})
+    assert not decision.is_hot
+    assert abs(decision.top_features[0]["z"]) < 3.0
+
+
 def test_running_quantile_forgets_oldest() -> None:
     cal = RunningQuantile(size=3)
     for raw in (10.0, 0.1, 0.2, 0.3):

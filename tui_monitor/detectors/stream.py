@@ -395,12 +395,25 @@ class StreamDetector:
             slot.model.learn_one(x, ts)
             slot.windows_learned += 1
 
+    def adopt_new_normal(self, windows: list[dict[str, float]]) -> None:
+        """Take a confirmed lasting change as the new normal, e.g. after drift was found.
+
+        The recent baseline is relearned from ``windows`` alone (the feature
+        vectors of the change's windows, oldest first), so the old level no
+        longer outvotes them and the change stops being hot.
+        """
+        logger.info("stream %s: learning %d windows of a lasting change as the new normal", self.stream, len(windows))
+        self._relearn_recent([self._inputs(features, None) for features in windows])
+
     def _adopt_new_normal(self) -> None:
         """Take a lasting incident as the new normal: relearn the recent baseline from its windows."""
         logger.info("stream %s: change lasted %d windows; learning it as the new normal", self.stream, self._incident_windows)
+        self._relearn_recent([held_x for held_x, _ in self._held])
+
+    def _relearn_recent(self, windows: list[dict[str, float]]) -> None:
         self.baseline.forget_recent()
-        for held_x, _ in self._held:
+        for x in windows:
             # ts None: the hourly profile already has these windows.
-            self._learn_normal(held_x, None)
+            self._learn_normal(x, None)
         self._held.clear()
         self._incident_windows = 0

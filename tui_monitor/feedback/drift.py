@@ -148,6 +148,18 @@ class DriftMonitor:
             self._suspicions[stream] = _Suspicion(sorted(name for name, _ in cuts), since, before)
         return None
 
+    def windows_since(self, stream: str, since: float) -> list[dict[str, float]]:
+        """Return the feature vectors of the remembered windows of ``stream`` starting at ``since`` or later, oldest first.
+
+        The calibrated score watched alongside the features is left out.
+        """
+        starts, recent = self._starts.get(stream, ()), self._recent.get(stream, ())
+        return [
+            {name: value for name, value in values.items() if name != "score"}
+            for start, values in zip(starts, recent, strict=True)
+            if start >= since
+        ]
+
     def _clip_bounds(self, recent: deque[dict[str, float]]) -> dict[str, tuple[float, float]]:
         bounds: dict[str, tuple[float, float]] = {}
         if len(recent) < 10:

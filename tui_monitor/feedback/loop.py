@@ -183,6 +183,9 @@ class Feedback:
                 (found.ts, found.stream, ", ".join(found.names[:5]), detail),
             )
         self.policy.note_drift(found)
+        # The change is confirmed to last: the online detector takes it as its new
+        # normal now rather than alerting on it until its own relearning catches up.
+        self._detector_for(found.stream).adopt_new_normal(self.drift.windows_since(found.stream, found.since))
         logger.warning("drift on %s in %s; retraining on the new regime", found.stream, ", ".join(found.names[:5]))
         self._publish(DriftDetected(found))
 

@@ -47,6 +47,14 @@ MIN_TRAIN_WINDOWS = 20
 # this share of the training set, so that a few labelled windows are not isolated.
 _FALSE_POSITIVE_SHARE = 0.1
 
+# Added to the highest training score to make the threshold. A pattern may be
+# learned from a handful of labelled windows. A new window of it that combines
+# values none of them had scores a few hundredths above them, and is the same pattern.
+_SCORE_SLACK = 0.05
+
+# Share of a feature's training range on each side that still counts as inside it.
+_RANGE_SLACK = 0.1
+
 
 @dataclass
 class TrainedModel:
@@ -73,7 +81,10 @@ class TrainedModel:
         x = feature_matrix(rows, self.features)
         if self.kind == "gbm":
             return np.asarray(self.model.predict_proba(x)[:, 1], dtype=float)
-        return -np.asarray(self.model.score_samples(x), dtype=float)
+        scores = -np.asarray(self.model.score_samples(x), dtype=float)
+        if "low" in self.params and "high" in self.params:
+            scores += range_excess(x, np.asarray(self.params["low"], dtype=float), np.asarray(self.params["high"], dtype=float))
+        return scores
 
     def is_anomalous_many(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
         """Return whether each row scores above ``threshold``."""
@@ -100,6 +111,27 @@ def feature_matrix(rows: Sequence[dict[str, float]], features: Sequence[str]) ->
     return x
 
 
+def range_excess(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Return how far each row lies beyond the training range of any feature, in units of that range.
+
+    An IsolationForest draws its splits inside the training data. A window
+    far beyond it follows the path of the most extreme training window and
+    gets the same score, so an outage ten times worse than anything learned
+    would look as usual as the edge of normal. Adding this excess keeps
+    scores rising with the distance. A band of ``_RANGE_SLACK`` of the range on each
+    side counts as inside, so a new occurrence of a learned pattern that is a
+    little stronger than the labelled ones stays normal.
+
+    >>> range_excess(np.array([[5.0], [13.0], [30.0]]), np.array([0.0]), np.array([10.0])).tolist()
+    [0.0, 0.2, 1.9]
+    """
+    span = np.maximum(high - low, np.maximum(_RANGE_SLACK * np.abs(high), 1e-9))
+    below = (low - _RANGE_SLACK * span) - x
+    above = x - (high + _RANGE_SLACK * span)
+    excess = np.maximum(np.maximum(below, above), 0.0) / span
+    return excess.max(axis=1) if excess.size else np.zeros(len(x))
+
+
 def _covered(window: WindowRecord, labels: Sequence[Label], value: str) -> bool:
     return any(label.label == value and label.covers(window.stream, window.start) for label in labels)
 
@@ -117,8 +149,11 @@ def train_isolation_forest(
 ) -> TrainedModel:
     """Fit an IsolationForest on a stream's normal windows and its false positives.
 
-    The threshold is the highest score of any training window, so the model
-    calls anomalous only what is more isolated than everything it learned.
+    The threshold is the highest score of any training window plus a small
+    slack, so the model calls anomalous only what is clearly more isolated
+    than everything it learned. Scores grow beyond the training range of
+    each feature (see ``range_excess``), so a window far outside what was
+    learned is anomalous however the forest's splits fell.
 
     Raises:
         DetectorError: fewer than ``MIN_TRAIN_WINDOWS`` windows remain after
@@ -143,9 +178,12 @@ def train_isolation_forest(
 
     model = IsolationForest(n_estimators=n_estimators, random_state=seed)
     model.fit(x)
-    threshold = float(np.max(-model.score_samples(x)))
+    threshold = float(np.max(-model.score_samples(x))) + _SCORE_SLACK
     start, end = _span(normal)
-    params = {"n_estimators": n_estimators, "seed": seed, "false_positive_repeat": repeat, "threshold": threshold}
+    params = {
+        "n_estimators": n_estimators, "seed": seed, "false_positive_repeat": repeat, "threshold": threshold,
+        "low": x.min(axis=0).tolist(), "high": x.max(axis=0).tolist(),
+    }  # fmt: skip
     logger.info(
         "trained IsolationForest on %s: %d windows (%d false positives x%d), threshold %.3f",
         normal[0].stream, len(normal), len(false_positives), repeat, threshold,
