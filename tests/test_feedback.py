@@ -143,12 +143,14 @@ def test_queue_skips_labelled_and_unsaved() -> None:
 def test_proposed_rule_saves_to_rules_dir(tmp_path: Path) -> None:
     text = propose_rule(event(3, score=0.992))
     [rule] = validate_rule_text(text)
-    assert rule["suppress"] == {"stream": "host", "feature": "host.cpu.total_pct.mean", "score_below": 0.994}
+    assert rule["match"] == {"stream": "host", "feature": "host.cpu.total_pct.mean", "score": {"max": 0.994}}
+    assert rule["suppress"] is True
     first = save_rule(tmp_path / "rules", text)
     second = save_rule(tmp_path / "rules", text)
     assert first.name == "suppress-host-cpu-total-pct-mean.yaml"
     assert second.name == "suppress-host-cpu-total-pct-mean-1.yaml"
     assert first.read_text() == text
+    assert load_rules(tmp_path / "rules").errors == []
 
 
 @pytest.mark.parametrize(
@@ -156,9 +158,10 @@ def test_proposed_rule_saves_to_rules_dir(tmp_path: Path) -> None:
     [
         ("rules: [", "invalid YAML"),
         ("rules: []", "non-empty list under 'rules:'"),
-        ("rules:\n- suppress: {stream: host}", r"rules\[0\]: missing 'name:'"),
-        ("rules:\n- name: x\n  suppress: {feature: f}", r"rules\[0\].suppress: missing 'stream:'"),
-        ("rules:\n- name: x\n  suppress: {stream: host, score_below: 7}", "invalid value 7"),
+        ("rules:\n- suppress: true\n  match: {stream: host}", "missing 'name:'"),
+        ("rules:\n- name: x\n  match: {stream: host}\n  suppres: true", "did you mean 'suppress'"),
+        ("rules:\n- name: x\n  match: {stream: host, score: {max: 7}}\n  suppress: true", "7"),
+        ("rules:\n- name: x\n  suppress: {stream: host, score_below: 0.9}", "expected true or false"),
     ],
 )
 def test_invalid_rule_is_rejected(tmp_path: Path, text: str, message: str) -> None:

@@ -85,7 +85,8 @@ async def test_keys_label_undo_walk_queue_and_propose_rule(tmp_path: Path) -> No
     [rule_file] = (tmp_path / "rules").iterdir()
     rule = yaml.safe_load(rule_file.read_text())["rules"][0]
     assert rule["name"].startswith("nightly-job-")
-    assert rule["suppress"]["stream"] == STREAM
+    assert rule["match"]["stream"] == STREAM
+    assert rule["suppress"] is True
     conn.close()
     app.store.close()
 

@@ -128,3 +128,16 @@ def test_baseline_ranks_deviating_feature_first() -> None:
 
     assert top[0]["name"] == "log.app.lines"
     assert top[0]["z"] > 10
+
+
+def test_endpoint_going_down_opens_incident() -> None:
+    rng = random.Random(8)
+    detector = StreamDetector("http.api", warmup_windows=30)
+    for _ in range(80):
+        detector.process({"http.api.up.mean": 1.0, "http.api.latency_ms.mean": rng.gauss(5.0, 1.0), "http.api.failures": 0.0})
+
+    # Down: the check fails, so there is no latency, only up = 0 and a failure.
+    incidents = [detector.process({"http.api.up.mean": 0.0, "http.api.failures": 2.0}).incident for _ in range(4)]
+
+    assert "opened" in incidents[:3]
+    assert detector.state == "anomalous"

@@ -41,6 +41,21 @@ def is_heavy_tailed(name: str) -> bool:
     return "bytes" in name
 
 
+def is_availability(name: str) -> bool:
+    """Return True for up/down features (1 up, 0 down), whose every change matters.
+
+    >>> is_availability("http.api.up.mean"), is_availability("proc.app.up.last"), is_availability("host.load.1m.mean")
+    (True, True, False)
+    """
+    return ".up." in name
+
+
+# The smallest scale of an up/down feature: a stream going from always up to
+# down is then 10 robust z-scores away, above every deviation gate, where the
+# general floor (0.5) would make it only 2.
+_AVAILABILITY_MIN_SCALE = 0.1
+
+
 def _to_scale(name: str, value: float) -> float:
     return math.log1p(max(value, 0.0)) if is_heavy_tailed(name) else value
 
@@ -200,6 +215,8 @@ class RobustBaseline:
         if is_heavy_tailed(name):
             median, scale = rolling.usual(self.log_min_scale)
             return median, max(scale, self.log_min_scale)
+        if is_availability(name):
+            return rolling.usual(_AVAILABILITY_MIN_SCALE)
         return rolling.usual(self.min_scale)
 
     def zscores(self, features: dict[str, float], ts: float | None = None) -> dict[str, float]:

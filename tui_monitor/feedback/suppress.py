@@ -1,12 +1,10 @@
 """Suppression rules proposed from false positives, written as YAML to the rules folder.
 
 The proposal is the narrowest match the event supports: its stream, its top
-feature, and scores below a bound just above the event's own score, so a
-stronger occurrence of the same pattern still alerts.
-
-NOTE: the rules engine owns the rule schema. The shape written here is
-``rules: [{name, suppress: {stream, feature, score_below}}]``; when the rules
-engine defines a different schema, this module must follow it.
+feature, and scores up to a bound just above the event's own score, so a
+stronger occurrence of the same pattern still alerts. The text follows the
+rules engine's schema and is checked by the rules engine's own parser before
+it is saved, so a saved proposal never breaks the rules folder.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from typing import Any
 import yaml
 
 from tui_monitor.errors import RuleError
+from tui_monitor.rules._parse import parse_rule_file
 from tui_monitor.store import EventRecord
 
 __all__ = ["propose_rule", "save_rule", "validate_rule_text"]
@@ -33,53 +32,54 @@ def _slug(text: str) -> str:
 def propose_rule(event: EventRecord) -> str:
     """Return YAML text of a rule that suppresses this event's pattern.
 
-    ``score_below`` is the event's calibrated score plus a margin of a
-    quarter of what remains up to 1, rounded up to four decimals.
+    The score bound is the event's calibrated score plus a quarter of what
+    remains up to 1, rounded up to four decimals.
 
     >>> event = EventRecord("http.api", 0.0, 10.0, 0.99, 0.7, "minor",
     ...                     top_features=[{"name": "http.api.latency_ms.mean", "z": 9.0}])
     >>> print(propose_rule(event), end="")
     rules:
     - name: suppress-http-api-latency-ms-mean
-      suppress:
+      reason: labelled a false positive
+      match:
         stream: http.api
         feature: http.api.latency_ms.mean
-        score_below: 0.9925
+        score:
+          max: 0.9925
+      suppress: true
     """
     feature = event.top_features[0]["name"] if event.top_features else ""
     bound = event.score + (1.0 - event.score) / 4.0
+    match: dict[str, Any] = {"stream": event.stream}
+    if feature:
+        match["feature"] = feature
+    match["score"] = {"max": math.ceil(bound * 10_000) / 10_000}
     rule: dict[str, Any] = {
         "name": f"suppress-{_slug(feature or event.stream)}",
-        "suppress": {"stream": event.stream, "feature": feature, "score_below": math.ceil(bound * 10_000) / 10_000},
+        "reason": "labelled a false positive",
+        "match": match,
+        "suppress": True,
     }
-    if not feature:
-        del rule["suppress"]["feature"]
     return yaml.safe_dump({"rules": [rule]}, sort_keys=False)
 
 
 def validate_rule_text(text: str, origin: str = "<rule>") -> list[dict[str, Any]]:
-    """Parse rule YAML and check its shape; return the rules.
+    """Check rule YAML with the rules engine's parser; return the rules.
 
     Raises:
-        RuleError: invalid YAML, or a rule without ``name`` or ``suppress.stream``,
-            or a ``score_below`` outside 0..1; the message names the key path.
+        RuleError: the text has an error the rules engine reports (invalid
+            YAML, unknown keys, bad values), with line, column and the fix.
     """
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RuleError(f"{origin}: invalid YAML: {exc}") from exc
+    ruleset = parse_rule_file(Path(origin), text=text)
+    errors = ruleset.errors
+    if errors:
+        raise RuleError("; ".join(str(problem) for problem in errors))
+    data = yaml.safe_load(text)
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list) or not data["rules"]:
-        raise RuleError(f"{origin}: expected a mapping with a non-empty list under 'rules:'")
+        raise RuleError(f"{origin}: expected a non-empty list under 'rules:'")
     for index, rule in enumerate(data["rules"]):
-        where = f"{origin}: rules[{index}]"
-        if not isinstance(rule, dict) or not isinstance(rule.get("name"), str) or not rule["name"].strip():
-            raise RuleError(f"{where}: missing 'name:'; give the rule a short name, e.g. name: nightly-backup")
-        suppress = rule.get("suppress")
-        if not isinstance(suppress, dict) or not isinstance(suppress.get("stream"), str):
-            raise RuleError(f"{where}.suppress: missing 'stream:'; name the stream to silence, e.g. stream: host")
-        bound = suppress.get("score_below")
-        if bound is not None and (not isinstance(bound, int | float) or not 0.0 < float(bound) <= 1.0):
-            raise RuleError(f"{where}.suppress.score_below: invalid value {bound!r}; expected a score in (0, 1], e.g. 0.995")
+        if not isinstance(rule, dict) or not str(rule.get("name", "")).strip():
+            raise RuleError(f"{origin}: rules[{index}]: missing 'name:'; give the rule a short name, e.g. name: nightly-backup")
     return list(data["rules"])
 
 
