@@ -36,6 +36,7 @@ from tui_monitor.feedback import (
 )
 from tui_monitor.feedback.drift import DriftFound
 from tui_monitor.reports import render_report
+from tui_monitor.rules._parse import load_rules
 from tui_monitor.store import EventRecord, FeatureStore, WindowRecord
 
 
