@@ -95,7 +95,7 @@ async def test_detail_opens_from_table_and_pages(tmp_path: Path) -> None:
         assert "host.mem.used_pct.mean = 60.1 (usual 40.1, 39.3-41.0)" in static_text(screen, "#detail-title")
         logs = screen.query_one("#logs", DataTable)
         assert logs.row_count == 3  # two windows before the event and the event's own
-        assert static_text(screen, "#logs-note").startswith("NOTE:")
+        assert static_text(screen, "#logs-note").startswith("No log lines are stored")
 
         await pilot.press("n")
         await pilot.pause()
@@ -167,4 +167,27 @@ async def test_detail_shows_why_not_explained(tmp_path: Path) -> None:
 
 
 def test_log_note_names_the_fallback() -> None:
-    assert "no log records table" in NO_LOG_RECORDS_NOTE
+    assert "counts per window are shown instead" in NO_LOG_RECORDS_NOTE
+
+
+async def test_detail_shows_stored_log_lines_errors_first(tmp_path: Path) -> None:
+    store, ids = seed_store(tmp_path / "monitor.db")
+    event = store.events_since(0.0)[-1]  # the oldest: window 40
+    app = MonitorApp(Settings(db_path=store.path, window_s=WINDOW_S), store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        # After start-up: the engine discards lines stored after its last
+        # read-position checkpoint when it starts.
+        await pilot.pause(0.5)
+        store.db.table("log_lines").insert_all(
+            [
+                {"stream": "log.app", "ts": event.window_start + 1, "line": "INFO request served"},
+                {"stream": "log.app", "ts": event.window_start + 2, "line": "ERROR database timed out"},
+            ]
+        )
+        screen = await open_detail(app, pilot, row=2)
+        assert screen.event_id == ids[0]
+        logs = screen.query_one("#logs", DataTable)
+        assert logs.row_count == 2
+        assert "ERROR database timed out" in str(logs.get_row_at(0))
+        assert static_text(screen, "#logs-note").startswith("2 log lines around the event")
+        await app.action_quit()

@@ -58,12 +58,21 @@ def test_normal_windows_keep_latest_within_limit(tmp_path: Path) -> None:
     assert starts == [70.0, 80.0, 90.0]
 
 
-def test_log_records_absent_without_table(tmp_path: Path) -> None:
-    assert FeatureStore(tmp_path / "m.db").log_records_between(0.0, 10.0) is None
+def test_log_records_empty_without_lines(tmp_path: Path) -> None:
+    assert FeatureStore(tmp_path / "m.db").log_records_between(0.0, 10.0) == []
 
 
-def test_log_records_read_when_table_exists(tmp_path: Path) -> None:
+def test_log_records_errors_first_in_range(tmp_path: Path) -> None:
     store = FeatureStore(tmp_path / "m.db")
-    store.db["log_records"].insert_all([{"ts": 1.0, "message": "a"}, {"ts": 5.0, "message": "b"}, {"ts": 12.0, "message": "c"}])
+    store.db.table("log_lines").insert_all(
+        [
+            {"stream": "log.app", "ts": 1.0, "line": "INFO started"},
+            {"stream": "log.app", "ts": 2.0, "line": "WARN slow"},
+            {"stream": "log.app", "ts": 3.0, "line": "ERROR failed"},
+            {"stream": "log.app", "ts": 12.0, "line": "ERROR later"},
+        ]
+    )
     rows = store.log_records_between(0.0, 10.0) or []
-    assert [row["message"] for row in rows] == ["a", "b"]
+    assert [row["line"] for row in rows] == ["ERROR failed", "WARN slow", "INFO started"]
+    assert [row["level"] for row in rows] == ["error", "warn", "info"]
+    store.close()

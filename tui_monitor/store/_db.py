@@ -345,18 +345,36 @@ class FeatureStore:
         return [_window_from_row(row) for row in rows]
 
     def log_records_between(self, start_ts: float, end_ts: float, *, limit: int = 200) -> list[dict[str, Any]] | None:
-        """Return log records with ``ts`` in ``[start_ts, end_ts)``, oldest first, or None without a records table.
+        """Return the log lines read in ``[start_ts, end_ts)``, errors first, or None when none are stored.
 
-        NOTE: no migration creates a ``log_records`` table yet. This reads
-        one with a ``ts`` column (Unix seconds) if it exists, and returns its
-        columns as stored.
+        Each row has ``time`` (HH:MM:SS), ``stream``, ``level`` (from the
+        line's level word, or empty) and ``line``. Errors come first, then
+        warnings, then the rest, each oldest first, so the lines that explain
+        an anomaly are at the top.
+
+        NOTE: template ids are not stored per line, so the rows carry no
+        template; the template miner's state is per stream in ``templates``.
         """
-        if "log_records" not in self.db.table_names() or "ts" not in self.db["log_records"].columns_dict:
+        if "log_lines" not in self.db.table_names():
             return None
+        from tui_monitor.sources.logfile import detect_level
+
         rows = self.db.query(
-            "SELECT * FROM log_records WHERE ts >= ? AND ts < ? ORDER BY ts LIMIT ?", [start_ts, end_ts, limit]
+            "SELECT ts, stream, line FROM log_lines WHERE ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
+            [start_ts, end_ts, limit * 10],
         )
-        return list(rows)
+        records = [
+            {
+                "time": time.strftime("%H:%M:%S", time.localtime(row["ts"])),
+                "stream": row["stream"],
+                "level": detect_level(row["line"]) or "",
+                "line": row["line"],
+            }
+            for row in rows
+        ]
+        rank = {"error": 0, "warn": 1}
+        records.sort(key=lambda record: rank.get(record["level"], 2))
+        return records[:limit]
 
     def streams(self, prefix: str = "") -> list[str]:
         """Return the names of the streams with stored windows that start with ``prefix``, sorted."""

@@ -34,8 +34,8 @@ CHART_WINDOWS_AFTER = 10
 LOG_WINDOWS_BEFORE = 2
 
 NO_LOG_RECORDS_NOTE = (
-    "NOTE: this store has no log records table, so each log stream's line and "
-    "level counts per window are shown instead of its lines."
+    "No log lines are stored around this event, so each log stream's line and "
+    "level counts per window are shown instead."
 )
 
 
@@ -279,8 +279,8 @@ class DetailScreen(Screen[int]):
         table.clear(columns=True)
         note = self.query_one("#logs-note", Static)
         records = self.store.log_records_between(start, end)
-        if records is not None:
-            note.update(f"log records from {len(records)} lines around the event" if records else "no log records around the event")
+        if records:
+            note.update(f"{len(records)} log lines around the event, errors first")
             columns = list(records[0]) if records else ["ts"]
             for column in columns:
                 table.add_column(column, key=column)
