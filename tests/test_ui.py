@@ -9,7 +9,7 @@ from pathlib import Path
 from textual.widgets import DataTable
 
 from tui_monitor.features import ClosedWindow
-from tui_monitor.settings import Settings
+from tui_monitor.settings import Settings, parse_endpoint
 from tui_monitor.store import FeatureStore
 from tui_monitor.ui import MonitorApp
 from tui_monitor.ui.app import SourcesBar
@@ -151,6 +151,20 @@ async def test_suppressed_event_is_marked_and_notifications_open(tmp_path: Path)
         await pilot.press("N")
         assert isinstance(app.screen, NotificationsScreen)
         await pilot.press("escape")
+        await pilot.press("q")
+
+    app.store.close()
+
+
+async def test_ui_80_by_24_with_targets(tmp_path: Path, refused_url: str) -> None:
+    app = make_app(tmp_path)
+    app.settings.endpoints = [parse_endpoint(f"api={refused_url}"), parse_endpoint(f"web={refused_url}")]
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.focused is app.query_one("#events", DataTable)
+        assert app.query_one("#events", DataTable).region.height >= 3
+        assert all(chart.region.height >= 5 for chart in app.query(SeriesChart))
         await pilot.press("q")
 
     app.store.close()

@@ -94,7 +94,7 @@ class MonitorApp(App[None]):
     CSS = """
     #charts {
         grid-size: 2 2;
-        height: 2fr;
+        height: 3fr;
         min-height: 10;
     }
     #events {
@@ -145,6 +145,8 @@ class MonitorApp(App[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#events", DataTable)
+        # The anomaly table gets the keys first (enter, labels), not the targets table above it.
+        table.focus()
         table.add_column("started", key="started")
         table.add_column("stream", key="stream")
         table.add_column("score", key="score")

@@ -9,6 +9,9 @@ from textual_plotext import PlotextPlot
 
 __all__ = ["SeriesChart"]
 
+# Below this many rows the x-axis label would take a row the data needs.
+_MIN_HEIGHT_FOR_LABEL = 10
+
 
 class SeriesChart(PlotextPlot):
     """A line chart of the last ``span_s`` seconds of one or more series.
@@ -48,7 +51,8 @@ class SeriesChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         plt.title(self.title)
-        plt.xlabel("seconds ago")
+        if self.size.height >= _MIN_HEIGHT_FOR_LABEL:
+            plt.xlabel("seconds ago")
         plt.xlim(-self.span_s, 0)
         if self.y_max is not None:
             plt.ylim(0, self.y_max)

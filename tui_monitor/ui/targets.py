@@ -74,6 +74,10 @@ class TargetsTable(DataTable[str]):
         height: auto;
         max-height: 8;
     }
+    Screen TargetsTable {
+        /* At 80x24 this leaves the charts and the anomaly table their minimum heights. */
+        max-height: 20%;
+    }
     """
 
     def __init__(self, **kwargs: object) -> None:
