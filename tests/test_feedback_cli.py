@@ -77,3 +77,14 @@ def test_models_promote_id_must_be_number(db: Path, capsys: pytest.CaptureFixtur
         main(["models", "--db", str(db), "promote", "latest"])
     assert exit_info.value.code == 2
     assert "invalid int value: 'latest'" in capsys.readouterr().err
+
+
+def test_models_action_accepts_db_after_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "monitor.db"
+    FeatureStore(db).close()
+
+    status = main(["models", "rollback", "http.api", "--db", str(db)])
+
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "no iforest model of stream 'http.api' is promoted" in err

@@ -82,7 +82,7 @@ def _plugin_option(text: str) -> tuple[str, str, str]:
 
 
 def _add_db_option(parser: argparse.ArgumentParser, dest: str) -> None:
-    parser.add_argument("--db", type=Path, default=None, dest=dest, help="feature store file (default: the engine's default)")
+    parser.add_argument("--db", type=Path, default=None, metavar="PATH", dest=dest, help="feature store file (default: the engine's default)")
 
 
 def _add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -102,9 +102,11 @@ def _add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     models_sub = models.add_subparsers(dest="models_command", metavar="ACTION")
     promote = models_sub.add_parser("promote", help="use version ID for its stream and kind, overriding the validation gate")
     promote.add_argument("model_id", type=int, metavar="ID", help="version id from `tui-monitor models`")
+    _add_db_option(promote, "models_action_db")
     rollback = models_sub.add_parser("rollback", help="go back to the version of STREAM promoted before the current one")
     rollback.add_argument("stream", metavar="STREAM", help="stream name, e.g. host or http.api")
     rollback.add_argument("--kind", choices=("iforest", "gbm"), default="iforest", help="model kind (default: iforest)")
+    _add_db_option(rollback, "models_action_db")
 
     attach = sub.add_parser("attach", help="open the UI on the store of a running headless engine (no engine of its own)")
     _add_db_option(attach, "attach_db")
@@ -121,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=None, metavar="PATH",
         help="config file, TOML or YAML (default: ./tui-monitor.toml|yaml, then the user's config folder); options override it",
     )  # fmt: skip
-    parser.add_argument("--db", type=Path, default=None, help=f"feature store file (default: {default_db_path()})")
+    parser.add_argument("--db", type=Path, default=None, metavar="PATH", help=f"feature store file (default: {default_db_path()})")
     parser.add_argument(
         "--log", action="append", default=[], metavar="PATH",
         help="log file to follow; repeatable; globs allowed (quote them); a missing file is picked up when it appears",
@@ -163,19 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     events = sub.add_parser("events", help="list stored anomaly events")
-    events.add_argument("--db", type=Path, default=None, dest="events_db", help="feature store file (default: the engine's default)")
+    events.add_argument("--db", type=Path, default=None, metavar="PATH", dest="events_db", help="feature store file (default: the engine's default)")
     events.add_argument("--since", type=parse_duration, default=parse_duration("1h"), metavar="TIME", help="how far back, e.g. 30m, 1h, 7d (default: 1h)")
     events.add_argument("--json", action="store_true", help="print one JSON object per line")
     _add_subcommands(sub)
     add_rules_commands(sub, parse_duration)
     notifications = sub.add_parser("notifications", help="list stored notification attempts and their outcomes")
-    notifications.add_argument("--db", type=Path, default=None, dest="notifications_db", help="feature store file (default: the engine's default)")
+    notifications.add_argument("--db", type=Path, default=None, metavar="PATH", dest="notifications_db", help="feature store file (default: the engine's default)")
     notifications.add_argument("--since", type=parse_duration, default=parse_duration("1d"), metavar="TIME", help="how far back (default: 1d)")
     notifications.add_argument("--json", action="store_true", help="print one JSON object per line")
 
     replay = sub.add_parser("replay", help="run the detectors over stored windows or a timestamp,value CSV and write scores")
     source = replay.add_mutually_exclusive_group(required=True)
-    source.add_argument("--db", type=Path, default=None, dest="replay_db", help="feature store whose stored windows to replay")
+    source.add_argument("--db", type=Path, default=None, metavar="PATH", dest="replay_db", help="feature store whose stored windows to replay")
     source.add_argument("--csv", type=Path, default=None, help="CSV file with a 'timestamp,value' header, in time order")
     replay.add_argument("--stream", action="append", default=[], help="stream to replay from --db; repeatable (default: all)")
     replay.add_argument("--out", type=Path, default=None, help="CSV file to write scores to (default: standard output)")
@@ -283,7 +285,7 @@ def _annotate(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     from tui_monitor.feedback import list_versions, promote, rollback
 
-    db_path = args.models_db or args.db or default_db_path()
+    db_path = getattr(args, "models_action_db", None) or args.models_db or args.db or default_db_path()
     if not Path(db_path).exists():
         raise ConfigError(f"database {str(db_path)!r} not found: run tui-monitor first, or pass the engine's file with --db PATH")
     command = getattr(args, "models_command", None)

@@ -24,7 +24,7 @@ def add_rules_commands(sub: argparse._SubParsersAction, parse_duration: Callable
     check.add_argument("path", nargs="?", type=Path, default=None, help="a rule file or folder (default: the --rules folder)")
     test = actions.add_parser("test", help="replay stored events through the current rules and show what they would do")
     test.add_argument("--since", type=parse_duration, default=parse_duration("7d"), metavar="TIME", help="how far back, e.g. 1h, 7d (default: 7d)")
-    test.add_argument("--db", type=Path, default=None, dest="rules_db", help="feature store file (default: the engine's default)")
+    test.add_argument("--db", type=Path, default=None, metavar="PATH", dest="rules_db", help="feature store file (default: the engine's default)")
     test.add_argument("--rules", type=Path, default=None, dest="rules_sub", metavar="DIR", help="folder of rule files (default: the --rules folder)")
     test.add_argument("--all", action="store_true", help="show every step, not only the ones the rules changed or that notify")
 
