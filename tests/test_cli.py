@@ -137,3 +137,11 @@ def test_unreadable_log_is_reported_and_host_goes_on(tmp_path: Path) -> None:
     store = FeatureStore(db, readonly=True)
     assert len(store.windows_since("host", 0.0)) >= 2
     store.close()
+
+
+def test_zero_duration_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--headless", "--duration", "0"])
+
+    assert info.value.code == 2
+    assert "expected a time above 0" in capsys.readouterr().err

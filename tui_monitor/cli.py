@@ -48,7 +48,10 @@ def parse_duration(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"invalid duration {text!r}: expected a number with an optional unit s, m, h, d or w, e.g. 15m or 1h"
         )
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
+    seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: expected a time above 0, e.g. 15m or 1h")
+    return seconds
 
 
 def _positive_seconds(text: str) -> float:

@@ -345,7 +345,7 @@ class Engine:
         self._save_notifications()
         # Lines read in the window still open were never checkpointed: drop
         # them here; the next run reads them again from the stored positions.
-        self.ledger.recover()
+        self.ledger.recover(is_shutdown=True)
         self.log_pipelines.save()
         self._stop_models()
         logger.info("engine stopped after %d windows", self.windows_closed)

@@ -27,7 +27,7 @@ def print_notifications(db_path: Path, since_s: float, *, as_json: bool = False,
             print(json.dumps(row), file=out)
         return 0
     if not rows:
-        print(f"no notifications in {db_path} in the last {since_s:g} s", file=out)
+        print(f"no notifications in {db_path} in the last {_describe_seconds(since_s)}", file=out)
         return 0
     print(f"{'time':19}  {'kind':8} {'outcome':9} {'try':>3}  {'target':40} title", file=out)
     for row in rows:
@@ -39,3 +39,15 @@ def print_notifications(db_path: Path, since_s: float, *, as_json: bool = False,
         print(line, file=out)
     print("* a retry followed this attempt", file=out)
     return 0
+
+
+def _describe_seconds(seconds: float) -> str:
+    """Write a duration in its largest whole unit.
+
+    >>> _describe_seconds(86400), _describe_seconds(5400), _describe_seconds(90)
+    ('1 d', '90 min', '90 s')
+    """
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"

@@ -21,12 +21,29 @@ __all__ = ["Series", "load_labels", "load_series", "parse_timestamp", "read_refe
 
 
 def parse_timestamp(text: str) -> datetime:
-    """Parse a NAB timestamp, with or without fractional seconds.
+    """Parse an ISO 8601 timestamp (NAB's layout) or Unix seconds.
+
+    Unix seconds become a naive local time, like the naive ISO timestamps.
 
     >>> parse_timestamp("2014-02-14 14:30:00.000000") == parse_timestamp("2014-02-14 14:30:00")
     True
+    >>> parse_timestamp("1392388200") == datetime.fromtimestamp(1392388200)
+    True
+
+    Raises:
+        ValueError: the text is neither; the message says which forms work.
     """
-    return datetime.fromisoformat(text.strip())
+    text = text.strip()
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromtimestamp(float(text))
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(
+            f"invalid timestamp {text!r}: expected ISO 8601 such as 2024-05-01 12:00:00, or Unix seconds"
+        ) from None
 
 
 @dataclass

@@ -96,12 +96,19 @@ class PositionLedger:
     lines_recorded: int = 0
     _pending: deque[_Entry] = field(default_factory=deque)
 
-    def recover(self) -> int:
-        """Delete lines stored after the last checkpoint (they are read again); return how many."""
+    def recover(self, *, is_shutdown: bool = False) -> int:
+        """Delete lines stored after the last checkpoint (they are read again); return how many.
+
+        At start this undoes what a crash left half done; at a clean stop it
+        drops the lines of the window still open, whose counts were never
+        stored, so the next run counts them once.
+        """
         if self.store is None:
             return 0
         discarded = self.store.discard_uncommitted_log_lines()
-        if discarded:
+        if discarded and is_shutdown:
+            logger.info("%d log lines of the unfinished window will be read and counted at the next start", discarded)
+        elif discarded:
             logger.info("discarded %d log lines stored after the last checkpoint; they are read again", discarded)
         return discarded
 
