@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Input, Select, Static
 
 from seed import EVENTS, HOUR, NOW, add_labels_table, seed_store
-from tui_monitor.store import FeatureStore
+from tui_monitor.store import FeatureStore, WindowRecord
 from tui_monitor.ui.history import HistoryFilters, HistoryScreen, load_history
 
 
@@ -173,3 +174,28 @@ async def test_monitor_app_keys_open_history_and_annotate(tmp_path: Path) -> Non
     texts = [a.text for a in annotations_between(store.db.conn, 0, 2e9)]
     store.close()
     assert texts == ["load test"]
+
+
+async def test_attach_marks_old_streams_stale_and_charts_logs(tmp_path: Path) -> None:
+    from tui_monitor.ui.attach import AttachApp
+    from tui_monitor.ui.charts import SeriesChart
+
+    db = tmp_path / "monitor.db"
+    writer = FeatureStore(db)
+    end = time.time() - 600
+    windows = []
+    for i in range(5):
+        start = end - (5 - i) * 10.0
+        windows.append(WindowRecord("host", start, start + 10.0, {"host.cpu.total_pct.mean": 5.0}, is_warmup=False))
+        windows.append(WindowRecord("log.app", start, start + 10.0, {"log.app.lines": 40.0}, is_warmup=False))
+    writer.write_window_batch([], windows)
+    writer.close()
+
+    app = AttachApp(FeatureStore(db))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.3)
+        assert app.engine.sources["host"].status == "stale"
+        assert app.engine.sources["log.app"].detail == "no window for 10 min"
+        assert app.query_one("#chart-logs", SeriesChart).series["log.app"][-1][1] == 4.0
+        await pilot.press("q")
+    app.store.close()

@@ -57,6 +57,7 @@ _STATUS_STYLE = {
     "starting": "dim",
     "down": "bold red",
     "failed": "bold red",
+    "stale": "yellow",
 }
 
 

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import time
 from pathlib import Path
 
 from tui_monitor.detectors import Decision
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 POLL_S = 1.0
 # Windows read per poll at most; a long-stopped UI catches up over several polls.
 _MAX_WINDOWS_PER_POLL = 2000
+# A stream with no new window for this many window lengths is shown as stale:
+# its engine stopped, or stopped following it.
+_STALE_WINDOWS = 3
 _EVENT_FIELDS = {f.name for f in dataclasses.fields(EventRecord)}
 
 
@@ -44,6 +48,8 @@ class AttachApp(MonitorApp):
         # Events up to now are in the table from on_mount; only later changes are polled.
         self._events_seen_at = float(self.store.db.conn.execute("SELECT max(updated_at) FROM events").fetchone()[0] or 0.0)
         self.polls = 0
+        # Per stream: the end of its newest window and the window length, in seconds.
+        self._last_window: dict[str, tuple[float, float]] = {}
 
     def _max_id(self, table: str) -> int:
         row = self.store.db.conn.execute(f"SELECT max(id) FROM {table}").fetchone()
@@ -67,6 +73,7 @@ class AttachApp(MonitorApp):
             self._last_window_id = row[0]
             window = WindowRecord(row[1], row[2], row[3], json.loads(row[4]), row[5], row[6], bool(row[7]), bool(row[8]))
             self._show_window(window)
+        self._mark_stale_streams(time.time())
 
         cursor = conn.execute(
             "SELECT * FROM events WHERE updated_at > ? ORDER BY updated_at LIMIT 500", (self._events_seen_at,)
@@ -84,12 +91,24 @@ class AttachApp(MonitorApp):
 
     def _show_window(self, window: WindowRecord) -> None:
         self.engine.sources[window.stream] = SourceState(window.stream, "running", "attached")
+        self._last_window[window.stream] = (window.end, max(1.0, window.end - window.start))
         decision = Decision(window.raw_score, window.score, window.is_warmup, window.is_anomalous, window.is_anomalous)
         self.on_engine_update(WindowScored(window, decision, "anomalous" if window.is_anomalous else "normal"))
         if window.stream == "host":
             for feature, chart in (("host.cpu.total_pct.mean", "#chart-cpu"), ("host.mem.used_pct.mean", "#chart-mem")):
                 if feature in window.features:
                     self.query_one(chart, SeriesChart).add(feature.split(".")[1], window.end, window.features[feature])
+        lines = window.features.get(f"{window.stream}.lines")
+        if window.stream.startswith("log.") and lines is not None and window.end > window.start:
+            self.query_one("#chart-logs", SeriesChart).add(window.stream, window.end, lines / (window.end - window.start))
+
+    def _mark_stale_streams(self, now: float) -> None:
+        """Show streams whose engine stopped writing windows as ``stale`` instead of ``running``."""
+        for stream, (end, length) in self._last_window.items():
+            if now - end > _STALE_WINDOWS * length and self.engine.sources[stream].status != "stale":
+                minutes = (now - end) / 60.0
+                self.engine.sources[stream] = SourceState(stream, "stale", f"no window for {minutes:.0f} min")
+                self._refresh_sources()
 
     async def action_quit(self) -> None:
         """Leave; the engine elsewhere keeps running."""
