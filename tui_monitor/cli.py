@@ -126,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep-samples", type=_positive_days, default=2.0, metavar="DAYS", help="days of raw samples to keep (default: 2)")
     parser.add_argument("--keep-windows", type=_positive_days, default=30.0, metavar="DAYS", help="days of window feature vectors to keep (default: 30)")
     parser.add_argument("--keep-events", type=_positive_days, default=365.0, metavar="DAYS", help="days of events, labels and annotations to keep (default: 365)")
+    parser.add_argument("--retention-interval", type=_positive_seconds, default=600.0, metavar="SECONDS", help="seconds between retention prunes (default: 600)")
+    parser.add_argument(
+        "--db-reset-corrupt", action="store_true",
+        help="if the feature store file is corrupt, rename it (kept, never deleted) to FILE.corrupt-<UTC time> and start a fresh one",
+    )  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -151,6 +156,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         samples_retention_days=args.keep_samples,
         windows_retention_days=args.keep_windows,
         events_retention_days=args.keep_events,
+        retention_interval_s=args.retention_interval,
         plugin_dirs=args.plugins if args.plugins is not None else [default_plugin_dir()],
         is_entry_point_plugins=not args.no_plugin_entry_points,
     )
@@ -257,10 +263,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(level=level, log_file=log_file)
 
     try:
-        store = FeatureStore(settings.db_path)
+        store = FeatureStore(settings.db_path, reset_corrupt=args.db_reset_corrupt)
     except TuiMonitorError as exc:
         print(f"tui-monitor: error: {exc}", file=sys.stderr)
         return 2
+    if store.set_aside_path is not None:
+        print(
+            f"tui-monitor: database {str(settings.db_path)!r} was corrupt: kept as {str(store.set_aside_path)!r} "
+            "(salvage rows with: sqlite3 FILE .recover); started a fresh database",
+            file=sys.stderr,
+        )
 
     try:
         if is_headless:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -236,6 +237,7 @@ class Engine:
         scored = [self._score(window) for window in closed]
         samples = [(ts, w.stream, values) for w in closed for ts, values in w.samples]
         self.store.write_window_batch(samples, [s.window for s in scored])
+        self._report_store()
         self.windows_closed += len(scored)
         for result in scored:
             self._publish(result)
@@ -247,16 +249,36 @@ class Engine:
 
     def _record_event(self, event: EventRecord, change: str) -> None:
         self.store.save_event(event)
+        self._report_store()
         self._publish(EventChanged(event, change))
         if change == "opened" and self.plugins.notifiers:
             task = asyncio.get_running_loop().create_task(self._plugin_notifiers.send(event))
             self._notify_tasks.add(task)
             task.add_done_callback(self._notify_tasks.discard)
 
+    def _report_store(self) -> None:
+        """Show a storage fault (locked, full, corrupt) as the state of a ``store`` source, and its end."""
+        health = self.store.health
+        if health.is_ok:
+            if "store" in self.sources:
+                self._report(SourceState("store", "running", "writing resumed"))
+            return
+        status = "down" if health.status in ("locked", "full") else "failed"
+        self._report(SourceState("store", status, f"{health.detail}; {self.store.backlog.describe()}"))
+
     async def _watch_annotations(self) -> None:
+        last_error = ""
         while True:
             await asyncio.sleep(_ANNOTATION_POLL_S)
-            self.poll_annotations()
+            try:
+                self.poll_annotations()
+            except sqlite3.Error as exc:
+                # A broken file must not end this task; the window writes report the fault.
+                if str(exc) != last_error:
+                    logger.warning("reading annotations failed: %s; retrying every %.0f s", exc, _ANNOTATION_POLL_S)
+                    last_error = str(exc)
+            else:
+                last_error = ""
 
     def poll_annotations(self) -> list[Annotation]:
         """Read annotations stored since the last poll, log and publish them."""

@@ -95,6 +95,7 @@ class MonitorApp(App[None]):
         self.events: dict[int, EventRecord] = {}
         self._log_lines: dict[float, float] = defaultdict(float)
         self._is_table_dirty = False
+        self._store_status = "running"
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -152,6 +153,11 @@ class MonitorApp(App[None]):
                 self.notify(f"{update.event.stream}: {names}", title="Anomaly", severity="warning")
         elif isinstance(update, SourceChanged):
             self._refresh_sources()
+            if update.state.name == "store" and update.state.status != self._store_status:
+                self._store_status = update.state.status
+                is_fault = update.state.status != "running"
+                title = "Database not written" if is_fault else "Database written again"
+                self.notify(update.state.detail, title=title, severity="error" if is_fault else "information")
 
     def _take_observation(self, update: ObservationMade) -> None:
         obs = update.observation
