@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import re
 import sys
 import time
@@ -42,7 +43,10 @@ def parse_duration(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"invalid duration {text!r}: expected a number with an optional unit s, m, h, d or w, e.g. 15m or 1h"
         )
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
+    seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    if not math.isfinite(seconds):
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: too large; expected e.g. 15m or 7d")
+    return seconds
 
 
 def _positive_seconds(text: str) -> float:
@@ -50,8 +54,8 @@ def _positive_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}: expected e.g. 10 or 0.5") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}: expected a value above 0")
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}: expected a finite value above 0")
     return value
 
 
