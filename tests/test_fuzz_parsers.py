@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+from urllib.parse import urlsplit
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -62,6 +63,7 @@ url_texts = st.one_of(
 @example("http://[::1")
 @example("http://127.0.0.1:99999/health")
 @example("api=http://[v1.x]/")
+@example("HTTP://0")
 def test_parse_endpoint_spec_or_config_error(text: str) -> None:
     try:
         spec = parse_endpoint(text)
@@ -70,7 +72,9 @@ def test_parse_endpoint_spec_or_config_error(text: str) -> None:
         return
 
     assert re.fullmatch(r"[a-z0-9_]+", spec.name)
-    assert spec.url.startswith(("http://", "https://"))
+    # Schemes are case-insensitive (RFC 3986), so HTTP://host is a valid http URL.
+    assert urlsplit(spec.url).scheme in ("http", "https")
+    assert urlsplit(spec.url).netloc
 
 
 DURATION_PARTS = ["1", "90", "0", "1.5", ".5", "1e3", "9" * 400, "s", "m", "h", "d", "w", "y", " ", "-", "+", "nan", "inf"]

@@ -447,8 +447,8 @@ def _event_from_row(row: dict[str, Any]) -> EventRecord:
 def _corrupt_error(path: Path, reason: str) -> CorruptStoreError:
     return CorruptStoreError(
         f"database {str(path)!r} is corrupt ({reason}); it was left untouched. "
-        f"Run again with --db-reset-corrupt to keep it as '{path.name}.corrupt-<time>' and start a fresh "
-        "database, or choose another file with --db PATH"
+        f"Start tui-monitor with --db-reset-corrupt to keep it as '{path.name}.corrupt-<time>' and begin a "
+        "fresh database, or choose another file with --db PATH"
     )
 
 
