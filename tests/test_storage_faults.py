@@ -500,3 +500,18 @@ def test_set_aside_never_overwrites(tmp_path: Path) -> None:
     assert kept_first.read_bytes() == b"one"
     assert kept_second.read_bytes() == b"two"
     assert not os.path.exists(first)
+
+
+def test_open_while_locked_names_lock(tmp_path: Path, lock_holders: list[LockHolder], monkeypatch: pytest.MonkeyPatch) -> None:
+    from tui_monitor.errors import StoreError
+    from tui_monitor.store import _db
+
+    monkeypatch.setattr(_db, "_BUSY_TIMEOUT_S", 0.2)
+    db = tmp_path / "m.db"
+    sqlite3.connect(db).close()
+    lock_holders.append(LockHolder(db))
+
+    with pytest.raises(StoreError, match="locked by another process") as info:
+        FeatureStore(db)
+
+    assert "fuser" in str(info.value)

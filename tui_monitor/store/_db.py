@@ -216,6 +216,11 @@ class FeatureStore:
         except sqlite3.DatabaseError as exc:
             if is_corruption(exc):
                 raise _corrupt_error(path, str(exc)) from exc
+            if classify_error(exc) == FAULT_LOCKED:
+                raise StoreError(
+                    f"cannot open database {str(path)!r}: locked by another process for over "
+                    f"{_BUSY_TIMEOUT_S:g} s; find it with 'fuser {path}' and try again"
+                ) from exc
             raise StoreError(
                 f"cannot open database {str(path)!r}: {exc}; choose a writable location with --db PATH"
             ) from exc
