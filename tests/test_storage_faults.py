@@ -96,8 +96,13 @@ def lift_limit(store: FeatureStore) -> None:
 
 
 def engine_settings(tmp_path: Path, **overrides: object) -> Settings:
+    # A log stream is declared, so it closes a window every period even when
+    # idle: a gap in its stored windows can only come from a lost write.
+    log = tmp_path / "app.log"
+    log.touch()
     settings = Settings(
         db_path=tmp_path / "monitor.db",
+        log_paths=[str(log)],
         window_s=0.5,
         host_interval_s=0.1,
         warmup_windows=3,
@@ -202,7 +207,7 @@ async def test_engine_collects_through_lock(tmp_path: Path, lock_holders: list[L
     assert status_while_locked == "down"
     assert "locked" in detail_while_locked
     assert engine.sources["store"].status == "running"
-    starts = stored_starts(settings.db_path, "host")
+    starts = stored_starts(settings.db_path, "log.app")
     steps = {round(b - a, 3) for a, b in zip(starts, starts[1:], strict=False)}
     assert steps == {0.5}
     assert len(starts) >= 7
@@ -283,7 +288,7 @@ async def test_engine_reports_full_disk_state(tmp_path: Path) -> None:
     assert "disk full" in state_while_full.detail
     assert "windows" in state_while_full.detail
     assert engine.sources["store"].status == "running"
-    starts = stored_starts(settings.db_path, "host")
+    starts = stored_starts(settings.db_path, "log.app")
     steps = {round(b - a, 3) for a, b in zip(starts, starts[1:], strict=False)}
     assert steps == {0.5}
 
@@ -349,8 +354,10 @@ def test_engine_on_full_tmpfs_resumes(tmp_path: Path) -> None:
     engine_log = tmp_path / "engine.log"
     try:
         db = disk / "monitor.db"
+        log = tmp_path / "app.log"
+        log.touch()
         process = start_cli(
-            "--headless", "--db", str(db), "--window", "0.5", "--interval", "0.1", "--log-file", str(engine_log),
+            "--headless", "--db", str(db), "--log", str(log), "--window", "0.5", "--interval", "0.1", "--log-file", str(engine_log),
             "--plugins", str(tmp_path / "none"), "--no-plugin-entry-points",
         )  # fmt: skip
         try:
@@ -370,7 +377,7 @@ def test_engine_on_full_tmpfs_resumes(tmp_path: Path) -> None:
         store = FeatureStore(db, readonly=True)
         assert store.integrity_check() == "ok"
         store.close()
-        starts = stored_starts(db, "host")
+        starts = stored_starts(db, "log.app")
         steps = {round(b - a, 3) for a, b in zip(starts, starts[1:], strict=False)}
         assert steps == {0.5}
     finally:
