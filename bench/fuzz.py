@@ -47,7 +47,7 @@ def main() -> int:
     logging.disable(logging.CRITICAL)
     total = 0
     for test, strategy in PROPERTIES:
-        inner = test.hypothesis.inner_test  # type: ignore[attr-defined]
+        inner = test.hypothesis.inner_test
         deep = settings(max_examples=args.examples, deadline=None, suppress_health_check=list(HealthCheck))(given(strategy)(inner))
         started = time.monotonic()
         deep()
