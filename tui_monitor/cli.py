@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import re
 import sys
 import time
@@ -51,6 +52,8 @@ def parse_duration(text: str) -> float:
     seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"invalid duration {text!r}: expected a time above 0, e.g. 15m or 1h")
+    if not math.isfinite(seconds):
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: too large; expected e.g. 15m or 7d")
     return seconds
 
 
@@ -59,8 +62,8 @@ def _positive_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}: expected e.g. 10 or 0.5") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}: expected a value above 0")
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}: expected a finite value above 0")
     return value
 
 
@@ -164,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Apprise URL to notify, e.g. json://127.0.0.1:8080/hook; repeatable; TAGs pick severities "
         "(minor, major, critical) or rule tags; TUI_MONITOR_NOTIFY_URLS adds more, separated by spaces",
     )  # fmt: skip
+    parser.add_argument("--retention-interval", type=_positive_seconds, default=600.0, metavar="SECONDS", help="seconds between retention prunes (default: 600)")
+    parser.add_argument(
+        "--db-reset-corrupt", action="store_true",
+        help="if the feature store file is corrupt, rename it (kept, never deleted) to FILE.corrupt-<UTC time> and start a fresh one",
+    )  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -220,6 +228,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     settings.plugin_dirs = args.plugins if args.plugins is not None else [default_plugin_dir()]
     settings.is_entry_point_plugins = not args.no_plugin_entry_points
     settings.notify_urls = [*settings.notify_urls, *args.notify]
+    settings.retention_interval_s = args.retention_interval
     for name, key, value in args.plugin_option:
         settings.plugin_options.setdefault(name, {})[key] = value
     settings.validate()
@@ -373,10 +382,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("config loaded from %s", settings.config_path)
 
     try:
-        store = FeatureStore(settings.db_path)
+        store = FeatureStore(settings.db_path, reset_corrupt=args.db_reset_corrupt)
     except TuiMonitorError as exc:
         print(f"tui-monitor: error: {exc}", file=sys.stderr)
         return 2
+    if store.set_aside_path is not None:
+        print(
+            f"tui-monitor: database {str(settings.db_path)!r} was corrupt: kept as {str(store.set_aside_path)!r} "
+            "(salvage rows with: sqlite3 FILE .recover); started a fresh database",
+            file=sys.stderr,
+        )
 
     try:
         if is_headless:

@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import logging
 import pickle
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -434,6 +435,7 @@ class Engine:
         samples = [(ts, w.stream, values) for w in closed for ts, values in w.samples]
         self.store.write_window_batch(samples, [s.window for s in scored], log_checkpoint=log_checkpoint)
         before = self.windows_closed
+        self._report_store()
         self.windows_closed += len(scored)
         if before // _SAVE_EVERY_WINDOWS != self.windows_closed // _SAVE_EVERY_WINDOWS:
             self.save_models()
@@ -455,16 +457,36 @@ class Engine:
 
     def _record_event(self, event: EventRecord, change: str, outcome: RuleOutcome | None = None) -> None:
         self.store.save_event(event)
+        self._report_store()
         self._publish(EventChanged(event, change, outcome))
         if change == "opened" and self.plugins.notifiers:
             task = asyncio.get_running_loop().create_task(self._plugin_notifiers.send(event))
             self._notify_tasks.add(task)
             task.add_done_callback(self._notify_tasks.discard)
 
+    def _report_store(self) -> None:
+        """Show a storage fault (locked, full, corrupt) as the state of a ``store`` source, and its end."""
+        health = self.store.health
+        if health.is_ok:
+            if "store" in self.sources:
+                self._report(SourceState("store", "running", "writing resumed"))
+            return
+        status = "down" if health.status in ("locked", "full") else "failed"
+        self._report(SourceState("store", status, f"{health.detail}; {self.store.backlog.describe()}"))
+
     async def _watch_annotations(self) -> None:
+        last_error = ""
         while True:
             await asyncio.sleep(_ANNOTATION_POLL_S)
-            self.poll_annotations()
+            try:
+                self.poll_annotations()
+            except sqlite3.Error as exc:
+                # A broken file must not end this task; the window writes report the fault.
+                if str(exc) != last_error:
+                    logger.warning("reading annotations failed: %s; retrying every %.0f s", exc, _ANNOTATION_POLL_S)
+                    last_error = str(exc)
+            else:
+                last_error = ""
 
     def poll_annotations(self) -> list[Annotation]:
         """Read annotations stored since the last poll, log and publish them."""
@@ -549,7 +571,11 @@ class Engine:
         caller waits for the worker instead.
         """
         detector = self.detector_for(window.stream)
-        assert event.id is not None  # save_event assigned it
+        if event.id is None:
+            # The store could not be written (locked or full): the event waits
+            # in memory, and an explanation cannot be stored against it yet.
+            logger.warning("event on %s not explained: the database is not being written", event.stream)
+            return
         # Once the stream has a fitted IsolationForest, the worker explains it
         # with exact tree SHAP (milliseconds); until then, the online stack
         # with the model-agnostic explainer.

@@ -5,6 +5,7 @@ Every error the project raises on purpose derives from ``TuiMonitorError``::
     TuiMonitorError
     ├── ConfigError      bad option, config key or value
     ├── StoreError       the SQLite feature store cannot be opened or written
+    │   └── CorruptStoreError  the database file is corrupt
     ├── SourceError      a source cannot read its input
     ├── DetectorError    a model cannot learn or score
     ├── RuleError        a rule file is invalid
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "CorruptStoreError",
     "DetectorError",
     "ExplanationError",
     "NotifyError",
@@ -38,6 +40,10 @@ class ConfigError(TuiMonitorError):
 
 class StoreError(TuiMonitorError):
     """The feature store cannot be opened, migrated or written."""
+
+
+class CorruptStoreError(StoreError):
+    """The database file is corrupt or not a SQLite database."""
 
 
 class SourceError(TuiMonitorError):

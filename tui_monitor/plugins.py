@@ -33,7 +33,7 @@ import importlib.util
 import logging
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,6 +212,9 @@ def _run_factory(plugins: LoadedPlugins, origin: str, factory: object, context: 
         return
     try:
         produced = factory(context)
+        if isinstance(produced, Iterator):
+            # A generator factory runs its body, and may raise, only when iterated.
+            produced = list(produced)
     except Exception as exc:
         plugins.fail(origin, f"factory raised {type(exc).__name__}: {exc}; fix the plugin or remove it")
         return

@@ -119,7 +119,12 @@ def parse_endpoint(text: str) -> EndpointSpec:
     if sep and "://" not in head:
         name, url = head, tail
 
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (urlsplit checks the port only when it is read)
+    except ValueError as exc:
+        # An unclosed IPv6 bracket or a port outside 0-65535.
+        raise ConfigError(f"invalid --url {text!r}: {exc}; e.g. api=http://127.0.0.1:8080/health") from exc
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(
             f"invalid --url {text!r}: expected an absolute http:// or https:// URL, "

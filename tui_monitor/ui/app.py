@@ -130,6 +130,7 @@ class MonitorApp(App[None]):
         self._is_table_dirty = False
         self.labels: dict[int, Label] = {}
         self.queue: list[int] = []
+        self._store_status = "running"
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -207,6 +208,11 @@ class MonitorApp(App[None]):
             for table in targets:
                 table.take_state(update.state)
             self._refresh_sources()
+            if update.state.name == "store" and update.state.status != self._store_status:
+                self._store_status = update.state.status
+                is_fault = update.state.status != "running"
+                title = "Database not written" if is_fault else "Database written again"
+                self.notify(update.state.detail, title=title, severity="error" if is_fault else "information")
         elif isinstance(update, DriftDetected):
             names = ", ".join(update.drift.names[:3])
             self.notify(f"{update.drift.stream}: {names}; retraining", title="Drift", severity="warning")

@@ -1,0 +1,291 @@
+"""Load the monitor with many busy log files and measure loss, memory and key-press latency.
+
+This process runs the real Textual app (``MonitorApp`` under Textual's
+``run_test`` pilot, with the engine on the same event loop) while writer
+subprocesses append to ``--files`` log files at ``--lines-per-s`` in total.
+Every line is exactly 100 bytes, so the lines written are the files' sizes
+divided by 100 at any moment.
+
+Measured:
+
+- loss: lines written against the lines counted in the stored windows, after
+  the writers stop and the engine has drained the files;
+- backlog: lines written but not yet counted, sampled every second (the
+  engine reads at most 1 MiB per file per pass, so a burst waits on disk);
+- memory: this process's RSS every second (app, engine and store);
+- responsiveness: every ``--keypress-every`` seconds, ``?`` is pressed and
+  the time until the help screen is the mounted screen is recorded; then
+  ``escape`` closes it. ``--idle-presses`` presses before the writers start
+  give the same figure without load.
+
+``--series`` starts a Prometheus text-format endpoint on 127.0.0.1 with that
+many series. This build has no Prometheus source, so the series are served
+but not scraped, and the run prints a line stating it.
+
+Example:
+    python bench/load.py --seconds 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.server
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tui_monitor.engine import ObservationMade, Update  # noqa: E402
+from tui_monitor.settings import Settings  # noqa: E402
+from tui_monitor.store import FeatureStore  # noqa: E402
+from tui_monitor.ui import MonitorApp  # noqa: E402
+from tui_monitor.ui.help import HelpScreen  # noqa: E402
+
+LINE_BYTES = 100
+
+# Appends fixed-size lines to its files at a total rate, in 20 ms ticks, for a fixed time.
+WRITER = """
+import os, sys, time
+paths, rate, seconds = sys.argv[3:], float(sys.argv[1]), float(sys.argv[2])
+fds = [os.open(p, os.O_WRONLY | os.O_APPEND) for p in paths]
+tick = 0.02
+n = 0
+start = time.monotonic()
+due = 0.0
+while time.monotonic() - start < seconds:
+    due += rate * tick
+    chunk = []
+    while n < int(due):
+        n += 1
+        level = "ERROR" if n % 50 == 0 else "WARN" if n % 20 == 0 else "INFO"
+        text = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {level} app: request {n} served"
+        chunk.append(text.ljust(99)[:99] + "\\n")
+    for i, fd in enumerate(fds):
+        part = "".join(chunk[i::len(fds)])
+        if part:
+            os.write(fd, part.encode())
+    time.sleep(max(0.0, start + (due / rate) - time.monotonic()))
+"""
+
+
+class _Metrics(http.server.BaseHTTPRequestHandler):
+    series = 200
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        lines = [f'bench_requests_total{{route="r{i}"}} {int(time.time()) % 1000 + i}' for i in range(self.series)]
+        body = ("# TYPE bench_requests_total counter\n" + "\n".join(lines) + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def _has_prometheus_source() -> bool:
+    # NOTE: the module and settings names are those the Prometheus source is
+    # expected to use; adjust here when it is merged.
+    return importlib.util.find_spec("tui_monitor.sources.prometheus") is not None and hasattr(Settings(), "prometheus_urls")
+
+
+class LoadRun:
+    """The writers, the counters and the samples of one run."""
+
+    def __init__(self, folder: Path, args: argparse.Namespace) -> None:
+        self.args = args
+        self.folder = folder
+        self.paths = [folder / f"f{i:02d}.log" for i in range(args.files)]
+        for path in self.paths:
+            path.touch()
+        self.counted = 0
+        self.rss_samples: list[tuple[float, int]] = []
+        self.backlog_samples: list[int] = []
+        self.keypress_ms: list[float] = []
+        self.writers: list[subprocess.Popen[bytes]] = []
+
+    def on_update(self, update: Update) -> None:
+        if isinstance(update, ObservationMade) and update.observation.stream.startswith("log."):
+            self.counted += int(update.observation.counts.get("lines", 0))
+
+    def written(self) -> int:
+        return sum(path.stat().st_size for path in self.paths) // LINE_BYTES
+
+    def start_writers(self) -> None:
+        count = min(self.args.writers, len(self.paths))
+        rate = self.args.lines_per_s / count
+        for index in range(count):
+            mine = [str(p) for p in self.paths[index::count]]
+            command = [sys.executable, "-c", WRITER, str(rate), str(self.args.seconds), *mine]
+            self.writers.append(subprocess.Popen(command))
+
+    def stop_writers(self) -> None:
+        for writer in self.writers:
+            if writer.poll() is None:
+                writer.kill()
+            writer.wait()
+
+    async def sample_forever(self) -> None:
+        process = psutil.Process()
+        while True:
+            self.rss_samples.append((time.monotonic(), process.memory_info().rss))
+            self.backlog_samples.append(self.written() - self.counted)
+            await asyncio.sleep(1.0)
+
+    async def press_help(self, app: MonitorApp, pilot: object) -> None:
+        started = time.perf_counter()
+        await pilot.press("question_mark")  # type: ignore[attr-defined]
+        while not (isinstance(app.screen, HelpScreen) and app.screen.is_mounted):
+            await asyncio.sleep(0.001)
+        self.keypress_ms.append((time.perf_counter() - started) * 1000)
+        await pilot.press("escape")  # type: ignore[attr-defined]
+        while isinstance(app.screen, HelpScreen):
+            await asyncio.sleep(0.001)
+
+
+def stored_lines(db: Path) -> int:
+    store = FeatureStore(db, readonly=True)
+    try:
+        total = 0
+        for (features,) in store.db.conn.execute("SELECT features FROM windows WHERE stream LIKE 'log.%'"):
+            values = json.loads(features)
+            total += int(sum(value for name, value in values.items() if name.endswith(".lines")))
+        return total
+    finally:
+        store.close()
+
+
+async def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
+    load = LoadRun(folder, args)
+    settings = Settings(
+        db_path=folder / "load.db",
+        log_paths=[str(p) for p in load.paths],
+        window_s=args.window,
+        host_interval_s=min(1.0, args.window),
+        plugin_dirs=[],
+        is_entry_point_plugins=False,
+    )
+    server = None
+    if args.series:
+        _Metrics.series = args.series
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+        if _has_prometheus_source():
+            settings.prometheus_urls = [url]  # type: ignore[attr-defined]
+        else:
+            print(f"prometheus: this build has no Prometheus source; {args.series} series served at {url} but not scraped")
+
+    store = FeatureStore(settings.db_path)
+    app = MonitorApp(settings, store)
+    app.engine.subscribe(load.on_update)
+    drained_s = float("nan")
+    idle_ms: list[float] = []
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            while sum(1 for name, s in app.engine.sources.items() if name.startswith("log.") and s.status == "running") < len(load.paths):
+                await asyncio.sleep(0.1)
+            # The same key press with no load, for the ratio.
+            for _ in range(args.idle_presses):
+                await load.press_help(app, pilot)
+                await asyncio.sleep(0.5)
+            idle_ms = sorted(load.keypress_ms)
+            load.keypress_ms.clear()
+            sampler = asyncio.create_task(load.sample_forever())
+            load.start_writers()
+            started = time.monotonic()
+            next_press = started + args.keypress_every
+            while any(writer.poll() is None for writer in load.writers):
+                if time.monotonic() >= next_press:
+                    await load.press_help(app, pilot)
+                    next_press += args.keypress_every
+                await asyncio.sleep(0.05)
+            load.stop_writers()
+            writing_s = time.monotonic() - started
+
+            # Drain: everything written is counted, then one more window closes and is stored.
+            drain_started = time.monotonic()
+            while load.counted < load.written() and time.monotonic() - drain_started < 120:
+                await asyncio.sleep(0.1)
+            drained_s = time.monotonic() - drain_started
+            await asyncio.sleep(args.window + 1.0)
+            sampler.cancel()
+            await pilot.press("q")
+    finally:
+        load.stop_writers()
+        store.close()
+        if server is not None:
+            server.shutdown()
+
+    if load.rss_samples:
+        first_at = load.rss_samples[0][0]
+        by_minute = {int((at - first_at) // 60): rss for at, rss in load.rss_samples}
+        print("rss by minute (MB): " + " ".join(f"{rss / 1e6:.0f}" for _, rss in sorted(by_minute.items())))
+    written = load.written()
+    stored = stored_lines(settings.db_path)
+    rss = [value for _, value in load.rss_samples]
+    third = max(1, len(rss) // 3)
+    keys = sorted(load.keypress_ms)
+    return {
+        "seconds": writing_s,
+        "lines_written": written,
+        "lines_stored": stored,
+        "stored_ratio": stored / written if written else 0.0,
+        "rate_achieved": written / writing_s if writing_s else 0.0,
+        "max_backlog_lines": max(load.backlog_samples, default=0),
+        "drain_s": drained_s,
+        "rss_first_third_mb": statistics.median(rss[:third]) / 1e6 if rss else 0.0,
+        "rss_last_third_mb": statistics.median(rss[-third:]) / 1e6 if rss else 0.0,
+        "rss_peak_mb": max(rss) / 1e6 if rss else 0.0,
+        "keypresses": len(keys),
+        "key_median_ms": statistics.median(keys) if keys else float("nan"),
+        "key_p95_ms": keys[min(len(keys) - 1, int(0.95 * len(keys)))] if keys else float("nan"),
+        "key_max_ms": keys[-1] if keys else float("nan"),
+        "key_idle_median_ms": statistics.median(idle_ms) if idle_ms else float("nan"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=300.0, help="how long the writers write, in seconds (default: 300)")
+    parser.add_argument("--files", type=int, default=20, help="log files written (default: 20)")
+    parser.add_argument("--lines-per-s", type=float, default=5000.0, help="lines per second over all files (default: 5000)")
+    parser.add_argument("--writers", type=int, default=4, help="writer processes sharing the files (default: 4)")
+    parser.add_argument("--window", type=float, default=10.0, help="window in seconds (default: 10)")
+    parser.add_argument("--keypress-every", type=float, default=5.0, help="seconds between timed '?' presses (default: 5)")
+    parser.add_argument("--idle-presses", type=int, default=5, help="timed '?' presses before the writers start, for comparison (default: 5)")
+    parser.add_argument("--series", type=int, default=200, help="Prometheus series served on 127.0.0.1 (default: 200; 0 for none)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="tui-monitor-load-") as tmp:
+        figures = asyncio.run(run(args, Path(tmp)))
+    for name, value in figures.items():
+        print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
+    print(
+        "summary: "
+        f"lines_written={figures['lines_written']} lines_stored={figures['lines_stored']} "
+        f"stored_ratio={figures['stored_ratio']:.4f} rate={figures['rate_achieved']:.0f}/s "
+        f"max_backlog_lines={figures['max_backlog_lines']} rss_peak_mb={figures['rss_peak_mb']:.0f} "
+        f"rss_growth_mb={figures['rss_last_third_mb'] - figures['rss_first_third_mb']:.1f} "
+        f"key_median_ms={figures['key_median_ms']:.0f} key_p95_ms={figures['key_p95_ms']:.0f} "
+        f"key_max_ms={figures['key_max_ms']:.0f} keypresses={figures['keypresses']} "
+        f"key_idle_median_ms={figures['key_idle_median_ms']:.0f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
