@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -48,13 +47,20 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 
 def skip_if_machine_was_busy(db: Path, burn_started: float) -> None:
-    """Skip when other work kept the CPUs busy before the burn, so a burn cannot show."""
+    """Skip when other work loaded the CPUs before the burn, so the calm period was not calm.
+
+    Threads left running by earlier tests in the same process (an explainer
+    finishing) or other jobs on a shared machine make the "calm" CPU jump to
+    a burn's level; neither the no-alarm check nor the burn can then be judged.
+    """
     store = FeatureStore(db, readonly=True)
-    calm = [w.features["host.cpu.total_pct.mean"] for w in store.windows_since("host", 0.0) if w.end <= burn_started]
+    windows = store.windows_since("host", 0.0)
     store.close()
-    busy = statistics.median(calm) if calm else 0.0
-    if busy > 70.0:
-        pytest.skip(f"the machine was busy before the burn (median CPU {busy:.0f} %); a CPU burn cannot stand out")
+    # The first windows hold the engine's own start-up (imports at 100 % of a core).
+    calm = [w.features["host.cpu.total_pct.max"] for w in windows[3:] if w.end <= burn_started]
+    peak = max(calm, default=0.0)
+    if peak > 60.0:
+        pytest.skip(f"the machine was busy before the burn (CPU peaked at {peak:.0f} %); a CPU burn cannot stand out")
 
 
 @pytest.mark.slow
@@ -73,7 +79,7 @@ def test_cpu_burn_raises_anomaly_after_calm(tmp_path: Path) -> None:
         time.sleep(WINDOW_S * (WARMUP_WINDOWS + 6))
         assert engine.poll() is None, engine.stderr.read() if engine.stderr else ""
         burn_started = time.time()
-        burners = [subprocess.Popen([sys.executable, "-c", CPU_BURNER]) for _ in range(max(1, (os.cpu_count() or 2) - 1))]
+        burners = [subprocess.Popen([sys.executable, "-c", CPU_BURNER]) for _ in range(os.cpu_count() or 2)]
 
         deadline = time.monotonic() + 40
         stored = []
