@@ -83,3 +83,12 @@ def refused_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/health"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the CPU-burn end-to-end test first.
+
+    It needs a calm machine before its burn; later tests leave worker threads
+    (explanations, notification retries) that can still be busy for a while.
+    """
+    items.sort(key=lambda item: item.path.name != "test_e2e.py")
