@@ -20,7 +20,7 @@ import pytest
 
 from tui_monitor.cli import _settings_from, build_parser
 from tui_monitor.logsetup import configure_logging
-from tui_monitor.store import FeatureStore, annotations_between
+from tui_monitor.store import EventRecord, FeatureStore, annotations_between
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "docs" / "tui-monitor.service"
@@ -150,11 +150,15 @@ async def test_attached_ui_annotation_reaches_engine(engine: tuple[subprocess.Po
     process, db, log_file = engine
     _wait_for(lambda: _window_count(db) >= 2)
     store = FeatureStore(db)
+    now = time.time()
+    event_id = store.save_event(EventRecord("host", now - 20, now - 10, 0.999, 0.9, "critical"))
     app = AttachApp(store)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause(1.2)
         assert app.polls >= 1
         assert "host" in str(app.query_one("#sources", Static).render())
+        await pilot.press("f")  # the only event, selected in the focused anomaly table
+        await pilot.pause()
         await pilot.press("a")
         await pilot.pause()
         await pilot.press(*"deployed v1.4", "enter")
@@ -162,6 +166,8 @@ async def test_attached_ui_annotation_reaches_engine(engine: tuple[subprocess.Po
     store.close()
 
     _wait_for(lambda: "(ui): deployed v1.4" in log_file.read_text(encoding="utf-8"), timeout_s=10)
+    # The engine applies the label given in the attached UI (learns it, counts it for retraining).
+    _wait_for(lambda: f"label false_positive on event {event_id} " in log_file.read_text(encoding="utf-8"), timeout_s=10)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=20)
     assert process.returncode == 0, stderr.decode()

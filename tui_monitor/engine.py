@@ -480,10 +480,12 @@ class Engine:
             await asyncio.sleep(_ANNOTATION_POLL_S)
             try:
                 self.poll_annotations()
+                # Labels given in an attached UI reach the online detector and the retraining trigger.
+                self.feedback.poll_labels()
             except sqlite3.Error as exc:
                 # A broken file must not end this task; the window writes report the fault.
                 if str(exc) != last_error:
-                    logger.warning("reading annotations failed: %s; retrying every %.0f s", exc, _ANNOTATION_POLL_S)
+                    logger.warning("reading annotations and labels failed: %s; retrying every %.0f s", exc, _ANNOTATION_POLL_S)
                     last_error = str(exc)
             else:
                 last_error = ""

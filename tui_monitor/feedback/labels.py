@@ -24,6 +24,7 @@ __all__ = [
     "TRUE_ANOMALY",
     "Label",
     "add_label",
+    "labels_after",
     "latest_labels",
     "labels_of_stream",
     "undo_last_label",
@@ -117,6 +118,11 @@ def undo_last_label(conn: sqlite3.Connection, *, user: str | None = None) -> Lab
 def latest_labels(conn: sqlite3.Connection) -> dict[int, Label]:
     """Return the latest label of every labelled event, keyed by event id."""
     return {row.event_id: row for row in _query(conn, "ORDER BY id", ())}
+
+
+def labels_after(conn: sqlite3.Connection, label_id: int) -> list[Label]:
+    """Return the labels stored after row ``label_id``, oldest first."""
+    return _query(conn, "WHERE id > ? ORDER BY id", (label_id,))
 
 
 def labels_of_stream(conn: sqlite3.Connection, stream: str) -> list[Label]:

@@ -25,7 +25,15 @@ from dataclasses import dataclass, field
 from tui_monitor.detectors import Decision, StreamDetector
 from tui_monitor.errors import DetectorError, StoreError
 from tui_monitor.feedback.drift import DriftFound, DriftMonitor
-from tui_monitor.feedback.labels import FALSE_POSITIVE, TRUE_ANOMALY, Label, add_label, latest_labels, undo_last_label
+from tui_monitor.feedback.labels import (
+    FALSE_POSITIVE,
+    TRUE_ANOMALY,
+    Label,
+    labels_after,
+    add_label,
+    latest_labels,
+    undo_last_label,
+)
 from tui_monitor.feedback.registry import ModelVersion, current_version, list_versions, load_model, register
 from tui_monitor.feedback.retrain import RetrainOutcome, RetrainPolicy, RetrainRequest, read_windows, run_retrain
 from tui_monitor.feedback.trainer import TrainedModel, Trainer, train_isolation_forest, train_supervised
@@ -120,7 +128,14 @@ class Feedback:
         self._failed_models: set[int] = set()
         # One retraining at a time: on a 2-core machine parallel fits would starve the event loop.
         self._retrain_lock = asyncio.Lock()
+        # Labels up to this id were given here or were in the store at start;
+        # poll_labels applies the ones another process (attach) adds later.
+        row = self._conn.execute("SELECT max(id) FROM labels").fetchone() if self._has_labels_table() else None
+        self._last_label_id = int(row[0] or 0) if row else 0
         self.reload_models()
+
+    def _has_labels_table(self) -> bool:
+        return "labels" in self.store.db.table_names()
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -194,22 +209,37 @@ class Feedback:
     def label(self, event: EventRecord, value: str) -> Label:
         """Store a label; a false positive's windows are learned as normal by the online detector at once.
 
-        NOTE: a label stored by another process (``tui-monitor attach``) is
-        not seen here until retraining reads the store, so it neither
-        teaches this engine's online detector nor counts toward the label trigger.
+        A label stored by another process (``tui-monitor attach``) is applied
+        the same way by ``poll_labels``, which the engine calls every 2 s.
 
         Raises:
             StoreError: the label value is invalid or the event is not stored.
         """
         label = add_label(self._conn, event, value)
-        if value == FALSE_POSITIVE:
-            detector = self._detector_for(event.stream)
-            for window in read_windows(self._conn, event.stream, event.window_start, event.window_end):
-                detector.learn_normal(window.features)
-        if value in (TRUE_ANOMALY, FALSE_POSITIVE):
-            self.policy.note_label(event.stream)
-        self._publish(LabelChanged(label))
+        self._last_label_id = max(self._last_label_id, label.id or 0)
+        self._apply(label)
         return label
+
+    def poll_labels(self) -> list[Label]:
+        """Apply labels another process stored since the last poll (``tui-monitor attach``); return them."""
+        if not self._has_labels_table():
+            return []
+        new = labels_after(self._conn, self._last_label_id)
+        for label in new:
+            self._last_label_id = max(self._last_label_id, label.id or 0)
+            logger.info("label %s on event %s by %s (from another process)", label.label, label.event_id, label.user)
+            self._apply(label)
+        return new
+
+    def _apply(self, label: Label) -> None:
+        """Teach the online detector a false positive, count the label for retraining, and publish it."""
+        if label.label == FALSE_POSITIVE:
+            detector = self._detector_for(label.stream)
+            for window in read_windows(self._conn, label.stream, label.window_start, label.window_end):
+                detector.learn_normal(window.features)
+        if label.label in (TRUE_ANOMALY, FALSE_POSITIVE):
+            self.policy.note_label(label.stream)
+        self._publish(LabelChanged(label))
 
     def undo(self) -> Label | None:
         """Delete this user's latest label and return it, or None when there is none.
