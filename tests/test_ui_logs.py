@@ -148,6 +148,12 @@ async def test_log_screen_shows_filters_and_closes(tmp_path: Path) -> None:
         await pilot.press("a")
         assert len(_lines(table)) == 4
 
+        with log.open("a") as f:
+            f.write("2026-12-04 10:00:04 ERROR database connection lost again\n")
+        await _until(pilot, lambda: table.row_count == 5)
+        assert "lost again" in _lines(table)[4]
+        assert table.cursor_row == 4
+
         await pilot.press("escape")
         assert not isinstance(app.screen, LogScreen)
         await pilot.press("q")
@@ -166,3 +172,4 @@ async def test_log_screen_reports_missing_store(tmp_path: Path) -> None:
         assert "missing.db" in header
         await pilot.press("q")
     app.store.close()
+
