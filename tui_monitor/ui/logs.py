@@ -229,6 +229,9 @@ class LogScreen(Screen[None]):
             self.reload()
             return
         self.lines = lines
+        if len(self._templates) > 2 * READ_LINES:
+            ids = {row.id for row in lines}
+            self._templates = {line_id: found for line_id, found in self._templates.items() if line_id in ids}
         self._draw()
 
     def _draw(self) -> None:
