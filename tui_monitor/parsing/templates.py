@@ -172,6 +172,18 @@ class TemplateMiner:
         )
         return TemplateMatch(template_id, self.template(template_id) or "", is_new)
 
+    def match(self, message: str) -> TemplateMatch | None:
+        """Return the existing template ``message`` fits, or None; learns nothing.
+
+        Runs on the thread that feeds the miner (the engine's event loop),
+        since Drain's tree is not safe to read while it changes.
+        """
+        cluster = self._drain.match(mask_message(message), full_search_strategy="fallback")
+        if cluster is None:
+            return None
+        template_id = self._siblings.resolve(cluster.cluster_id)
+        return TemplateMatch(template_id, self.template(template_id) or "", False)
+
     def _widen_root(self, template_id: int) -> None:
         """Give a merged root's Drain cluster the merged template.
 

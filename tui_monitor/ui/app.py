@@ -40,6 +40,7 @@ from tui_monitor.ui.detail import DetailScreen
 from tui_monitor.ui.help import HelpScreen
 from tui_monitor.ui.notifications import NotificationsScreen
 from tui_monitor.ui.history import HistoryScreen
+from tui_monitor.ui.logs import LogScreen
 from tui_monitor.ui.targets import TargetsTable
 from tui_monitor.ui.labels import ModelsScreen, RuleScreen
 
@@ -82,6 +83,7 @@ class MonitorApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("h", "history", "History"),
+        Binding("l", "logs", "Logs"),
         Binding("a", "annotate", "Annotate"),
         Binding("N", "notifications", "Notifications"),
         Binding("t", "label('true_anomaly')", "True"),
@@ -364,6 +366,10 @@ class MonitorApp(App[None]):
     def action_history(self) -> None:
         """Open the history screen on this store."""
         self.push_screen(HistoryScreen(self.store.path))
+
+    def action_logs(self) -> None:
+        """Open the log pane: recent lines of each log stream."""
+        self.push_screen(LogScreen(self.store.path, self.engine))
 
     def action_notifications(self) -> None:
         """Show notification attempts and the state of the rules."""

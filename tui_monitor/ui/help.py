@@ -26,6 +26,7 @@ windows in a row open an **anomaly**.
 | `tab` | move focus between the table and other widgets |
 | `↑` `↓` | move in the anomaly table |
 | `h` | history: anomalies per hour or day, filtered events, any stored feature |
+| `l` | log pane: recent lines of a log stream by level, with their templates |
 | `N` | notifications sent, their outcomes, and the state of the rules |
 | `a` | record an annotation (e.g. "deployed v1.4") that charts and reports show |
 | `enter` | open the chosen anomaly: why it was raised, its features and logs |
@@ -40,6 +41,11 @@ windows in a row open an **anomaly**.
 In the history screen: `1` to `5` pick the last 1 h, 6 h, 24 h, 7 d or
 30 d; `b` switches hours and days; `r` and `m` write an HTML or Markdown
 report next to the database; `escape` or `h` goes back.
+
+In the log pane: `[` and `]` switch log streams; type in the filter box to
+keep lines containing that text (`enter` returns to the lines); `e` shows
+errors only, `w` warnings and errors, `a` every line; `r` reads the lines
+again (they also refresh every 2 s); `escape` or `l` goes back.
 
 An anomaly's page shows SHAP attributions: how much each feature pushed the
 detector's score towards anomalous (red, right) or normal (blue, left),
