@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import IsolationForest
 from textual.pilot import Pilot
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
 from tui_monitor.engine import ExplanationReady
@@ -184,10 +185,13 @@ async def test_detail_shows_stored_log_lines_errors_first(tmp_path: Path) -> Non
                 {"stream": "log.app", "ts": event.window_start + 2, "line": "ERROR database timed out"},
             ]
         )
+        # The engine's miner has seen such lines, so the page can name their templates.
+        app.engine.log_pipelines.feed("log.app", ["ERROR database timed out", "INFO request served"])
         screen = await open_detail(app, pilot, row=2)
         assert screen.event_id == ids[0]
         logs = screen.query_one("#logs", DataTable)
         assert logs.row_count == 2
         assert "ERROR database timed out" in str(logs.get_row_at(0))
+        assert "database timed out" in str(logs.get_cell_at(Coordinate(0, logs.get_column_index("template"))))
         assert static_text(screen, "#logs-note").startswith("2 log lines around the event")
         await app.action_quit()

@@ -9,6 +9,7 @@ the engine computes explanations in a worker and the app forwards them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 
 from rich.text import Text
@@ -151,9 +152,12 @@ class DetailScreen(Screen[int]):
         window_s: float,
         errors: dict[int, str] | None = None,
         pending: set[int] | None = None,
+        template_of: Callable[[str, str], str | None] | None = None,
     ) -> None:
         super().__init__()
         self.store = store
+        # (stream, line) -> the line's template text, when the engine's miner knows it.
+        self.template_of = template_of
         self.events = events
         self.order = order
         self.index = index
@@ -281,6 +285,9 @@ class DetailScreen(Screen[int]):
         records = self.store.log_records_between(start, end)
         if records:
             note.update(f"{len(records)} log lines around the event, errors first")
+            if self.template_of is not None:
+                for record in records:
+                    record["template"] = self.template_of(record["stream"], record["line"]) or ""
             columns = list(records[0]) if records else ["ts"]
             for column in columns:
                 table.add_column(column, key=column)
