@@ -19,8 +19,7 @@ Measured:
   give the same figure without load.
 
 ``--series`` starts a Prometheus text-format endpoint on 127.0.0.1 with that
-many series. This build has no Prometheus source, so the series are served
-but not scraped, and the run prints a line stating it.
+many counter series, which the engine scrapes every second.
 
 Example:
     python bench/load.py --seconds 300
@@ -31,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.server
-import importlib.util
 import json
 import statistics
 import subprocess
@@ -49,6 +47,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from tui_monitor.engine import ObservationMade, Update  # noqa: E402
 from tui_monitor.settings import Settings  # noqa: E402
+from tui_monitor.sources.prometheus import ScrapeSpec  # noqa: E402
 from tui_monitor.store import FeatureStore  # noqa: E402
 from tui_monitor.ui import MonitorApp  # noqa: E402
 from tui_monitor.ui.help import HelpScreen  # noqa: E402
@@ -94,12 +93,6 @@ class _Metrics(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
-
-
-def _has_prometheus_source() -> bool:
-    # NOTE: the module and settings names are those the Prometheus source is
-    # expected to use; adjust here when it is merged.
-    return importlib.util.find_spec("tui_monitor.sources.prometheus") is not None and hasattr(Settings(), "prometheus_urls")
 
 
 class LoadRun:
@@ -184,10 +177,7 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
-        if _has_prometheus_source():
-            settings.prometheus_urls = [url]  # type: ignore[attr-defined]
-        else:
-            print(f"prometheus: this build has no Prometheus source; {args.series} series served at {url} but not scraped")
+        settings.scrapes = [ScrapeSpec("bench", url, interval_s=1.0, max_series=args.series)]
 
     store = FeatureStore(settings.db_path)
     app = MonitorApp(settings, store)
@@ -236,6 +226,11 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
         print("rss by minute (MB): " + " ".join(f"{rss / 1e6:.0f}" for _, rss in sorted(by_minute.items())))
     written = load.written()
     stored = stored_lines(settings.db_path)
+    reader = FeatureStore(settings.db_path, readonly=True)
+    prom_windows = reader.windows_since("prom.bench", 0.0)
+    reader.close()
+    # Each scraped counter series becomes a rate with a mean, a max and a last value.
+    scraped_series = max((sum(1 for name in w.features if name.endswith(".last")) for w in prom_windows), default=0)
     rss = [value for _, value in load.rss_samples]
     third = max(1, len(rss) // 3)
     keys = sorted(load.keypress_ms)
@@ -246,6 +241,7 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
         "stored_ratio": stored / written if written else 0.0,
         "rate_achieved": written / writing_s if writing_s else 0.0,
         "max_backlog_lines": max(load.backlog_samples, default=0),
+        "scraped_series": scraped_series,
         "drain_s": drained_s,
         "rss_first_third_mb": statistics.median(rss[:third]) / 1e6 if rss else 0.0,
         "rss_last_third_mb": statistics.median(rss[-third:]) / 1e6 if rss else 0.0,
@@ -278,7 +274,7 @@ def main() -> int:
         "summary: "
         f"lines_written={figures['lines_written']} lines_stored={figures['lines_stored']} "
         f"stored_ratio={figures['stored_ratio']:.4f} rate={figures['rate_achieved']:.0f}/s "
-        f"max_backlog_lines={figures['max_backlog_lines']} rss_peak_mb={figures['rss_peak_mb']:.0f} "
+        f"max_backlog_lines={figures['max_backlog_lines']} scraped_series={figures['scraped_series']} rss_peak_mb={figures['rss_peak_mb']:.0f} "
         f"rss_growth_mb={figures['rss_last_third_mb'] - figures['rss_first_third_mb']:.1f} "
         f"key_median_ms={figures['key_median_ms']:.0f} key_p95_ms={figures['key_p95_ms']:.0f} "
         f"key_max_ms={figures['key_max_ms']:.0f} keypresses={figures['keypresses']} "
