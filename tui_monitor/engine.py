@@ -71,9 +71,9 @@ logger = logging.getLogger(__name__)
 _CLOSE_GRACE_S = 0.3
 
 # Bytes each log file is read per pass. Parsing and template mining run on
-# the event loop at roughly 15,000-35,000 lines/s (bench/loghub.py), so a
-# quarter MiB (about 2,500 lines) keeps one pass near 100 ms while a backlog
-# is read; the rest waits on disk.
+# the event loop at roughly 15,000-35,000 lines/s (bench/loghub.py). A quarter
+# MiB (about 2,500 lines) therefore keeps one pass near 100 ms while a
+# backlog is read, and the rest waits on disk.
 _LOG_BUDGET_BYTES = 256 * 1024
 
 _LOG_COUNTS = ("lines", *(f"level_{level}" for level in LEVELS))
@@ -162,7 +162,8 @@ class Engine:
 
     Args:
         settings: what to watch and how.
-        store: the open feature store; the engine is its only writer.
+        store: the open feature store; the engine is its main writer (an
+            attached UI or the CLI adds labels and annotations).
         on_update: called on the event loop for every window, event and
             source change; it must return quickly.
     """
