@@ -59,7 +59,7 @@ def test_score_detection_at_right_edge_earns_almost_nothing() -> None:
     assert _score(59) == pytest.approx(scaled_sigmoid(-0.1) / scaled_sigmoid(-1.0))
 
 
-def test_score_counts_only_the_best_detection_in_a_window() -> None:
+def test_score_counts_best_detection_once() -> None:
     assert _score(50, 55, 59) == pytest.approx(1.0)
 
 
@@ -67,11 +67,11 @@ def test_score_missed_window_costs_fn_weight() -> None:
     assert _score() == -1.0
 
 
-def test_score_missed_window_costs_double_in_low_fn_profile() -> None:
+def test_low_fn_missed_window_costs_double() -> None:
     assert _score(profile="reward_low_FN_rate") == -2.0
 
 
-def test_score_false_positive_before_any_window_costs_fp_weight() -> None:
+def test_false_positive_before_windows_costs_weight() -> None:
     assert _score(30, 50) == pytest.approx(1.0 - 0.11)
 
 
@@ -80,7 +80,7 @@ def test_score_false_positive_right_after_window_costs_little() -> None:
     assert _score(50, 60) == pytest.approx(1.0 + 0.11 * scaled_sigmoid(1 / 9))
 
 
-def test_score_false_positive_far_after_window_costs_fp_weight() -> None:
+def test_false_positive_far_after_costs_weight() -> None:
     assert _score(50, 95) == pytest.approx(1.0 - 0.11)
 
 
@@ -100,7 +100,7 @@ def test_normalized_perfect_detector_scores_hundred() -> None:
     assert normalized(69.0, 69, PROFILES["reward_low_FN_rate"]) == 100.0
 
 
-def test_sweep_finds_detect_nothing_when_every_detection_is_false() -> None:
+def test_sweep_detects_nothing_when_all_false() -> None:
     table = build_table("toy", [0.9 if i == 30 else 0.1 for i in range(N_ROWS)], [])
     assert sweep([table], STANDARD).threshold == 1.1
 

@@ -184,19 +184,24 @@ class Engine:
         self._watcher = DirectoryWatcher()
         self.ledger = PositionLedger(store)
         self.log_pipelines = LogPipelines(store=store)
+
         self._tasks: list[asyncio.Task[None]] = []
         self._started_at = 0.0
         self._stopped = asyncio.Event()
         self.windows_closed = 0
+
         context = PluginContext(settings.plugin_options, settings.window_s)
         self.plugins = load_plugins(settings.plugin_dirs, context, is_entry_points=settings.is_entry_point_plugins)
         self._plugin_detectors = PluginDetectors(self.plugins)
         self._plugin_notifiers = PluginNotifiers(self.plugins)
         self._notify_tasks: set[asyncio.Task[None]] = set()
+
         self.annotations: list[Annotation] = []
         self._last_annotation_id = 0
+
         self.explainer = ExplanationWorker()
         self._explaining: set[asyncio.Task[None]] = set()
+
         self.rules = RulesWatcher(settings.rules_dir)
         policy = NotifyPolicy(settings.notify_repeat_s, settings.notify_rate_limit, settings.notify_rate_window_s)
         self.notifier = Notifier(
@@ -206,6 +211,7 @@ class Engine:
             backoff_s=settings.notify_backoff_s,
             attempt_timeout_s=settings.notify_timeout_s + 1.0,
         )
+
         self._trainer: BatchTrainer | None = None
         self._model_key: bytes | None = None
         self.feedback = Feedback(settings, store, self.detector_for, self._publish)
@@ -519,10 +525,12 @@ class Engine:
         return WindowScored(record, decision, detector.state, review.is_vetoed)
 
     def _track_incident(self, result: WindowScored) -> None:
+        """Open, update or resolve the stream's incident event, apply the rules, notify and explain."""
         decision = result.decision
         window = result.window
         if decision.incident is None or self._check_silenced(result):
             return
+
         event = self.open_events.get(window.stream)
         if decision.incident == "opened" or event is None:
             event = EventRecord(
@@ -553,6 +561,7 @@ class Engine:
                 event.kind = decision.kind
                 event.top_features = decision.top_features
             change = "updated"
+
         outcome = self.rules.evaluator.evaluate(event, change, window.end, is_hot=decision.is_hot)
         event.severity = outcome.severity
         if change == "opened":

@@ -31,7 +31,7 @@ def parse_timestamp(text: str) -> datetime:
     True
 
     Raises:
-        ValueError: the text is neither; the message says which forms work.
+        ValueError: the text is neither; the message names the accepted forms.
     """
     text = text.strip()
     try:

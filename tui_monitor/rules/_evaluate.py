@@ -1,7 +1,7 @@
 """Apply a ``RuleSet`` to anomaly events as they open, update and resolve.
 
 Rules run in file-name order, then in file order; every matching rule
-applies. Matching sees the event as earlier rules left it, so a rule that
+applies. Matching uses the event as earlier rules left it, so a rule that
 raises the severity to ``critical`` lets a later ``severity: critical`` rule
 match. The base severity always comes from the event's score, so evaluating
 the same event again does not raise it twice.
@@ -32,7 +32,7 @@ def incident_key(event: EventRecord) -> str:
 
 @dataclass
 class RuleOutcome:
-    """What the rules decided about one change of one event.
+    """The rules' decision about one change of one event.
 
     ``suppressed_by`` names the rule or maintenance window that suppressed
     the event at this change; ``held_by`` names the gate that holds back its
@@ -140,7 +140,7 @@ class RuleEvaluator:
         return outcome
 
     def _gate(self, rule: Rule, state: _IncidentState, change: str, ts: float, is_hot: bool, stream: str) -> str:
-        """Return why ``rule`` holds the incident back now, or an empty string."""
+        """Return the reason ``rule`` delays the incident's notification now, or an empty string."""
         reasons = []
         if rule.persistence is not None and rule.name not in state.passed:
             n, m = rule.persistence

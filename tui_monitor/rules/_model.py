@@ -1,4 +1,4 @@
-"""What a rule file means once read: matchers, rules, maintenance windows, line drops."""
+"""The parsed form of rule files: matchers, rules, maintenance windows, line drops."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _globs_regex(globs: tuple[str, ...]) -> re.Pattern[str] | None:
 
 @dataclass(frozen=True)
 class Matcher:
-    """Which events a rule applies to; every given condition must hold, an empty matcher matches all.
+    """The events a rule applies to. Every given condition must hold, and an empty matcher matches all.
 
     ``streams`` and ``features`` are globs (``*``, ``?``, ``[...]``); a feature
     glob matches when any of the event's top feature names matches. ``template``

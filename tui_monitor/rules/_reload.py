@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RulesState:
-    """What the UI shows about the rules: ``ok``, ``none`` or ``broken``, and a one-line detail."""
+    """The state of the rules as the UI shows it: ``ok``, ``none`` or ``broken``, and a one-line detail."""
 
     status: str
     detail: str

@@ -402,7 +402,7 @@ class ScrapeSource:
 
 
 class _ScrapeFailed(Exception):
-    """A scrape got an answer it cannot use."""
+    """A scrape received a response it cannot use."""
 
 
 def _reveal(value: str | Secret) -> str:
