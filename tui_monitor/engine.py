@@ -251,7 +251,7 @@ class Engine:
             log = LogSource(
                 pattern, self._emit, self._report, self._watcher,
                 poll_s=s.log_poll_s, coalesce_s=s.log_coalesce_s, ledger=self.ledger,
-                on_lines=self.log_pipelines.feed, line_filter=self.rules.filter_lines,
+                on_lines=self.log_pipelines.tag, line_filter=self.rules.filter_lines,
                 budget_bytes=_LOG_BUDGET_BYTES,
             )  # fmt: skip
             for stream in log.streams():

@@ -4,6 +4,12 @@ Messages (headers already stripped) are masked with one alternation regex
 and then clustered by Drain3's fixed-depth tree. Each cluster is a template
 with a stable integer id. The miner's state serializes to bytes so the ids
 survive restarts; the pipeline keeps it in the feature store.
+
+Masking and the tree cost 20-30 µs per message, while most messages of a
+log repeat a shape seen before with other numbers. A bounded cache from the
+message's shape (``shape_key``: its bytes with every digit turned into 0)
+to its Drain cluster lets those skip both: a cache hit only counts the
+message in its cluster.
 """
 
 from __future__ import annotations
@@ -22,12 +28,43 @@ from tui_monitor.errors import StoreError
 from tui_monitor.parsing.masks import WILDCARD, mask_message
 from tui_monitor.parsing.siblings import WORD_RE, SiblingMerger
 
-__all__ = ["MinerSettings", "TemplateMatch", "TemplateMiner"]
+__all__ = ["MinerSettings", "TemplateMatch", "TemplateMiner", "shape_key"]
 
 logger = logging.getLogger(__name__)
 
 
 _WORD_RE = WORD_RE
+
+# Shapes remembered per miner. A shape key of a 200-byte message costs about
+# 250 bytes with its entry, so the cache stays under about 5 MiB; when it is
+# full the oldest shape goes (messages made unique by hex ids never repeat).
+SHAPE_CACHE_SIZE = 20_000
+
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+
+
+def shape_key(text: str) -> bytes:
+    """Return the shape of ``text``: its UTF-8 bytes with every ASCII digit turned into 0.
+
+    Lengths are kept, so patterns that count digits (IP octets, glog's
+    ``I0501``) see the same thing in every text of one shape. Only patterns
+    that look at a digit's value could tell two texts of one shape apart:
+    the masks test one, the ``0x`` of hex numbers, and levels written as
+    numbers (HTTP status, syslog priority) are never cached by shape.
+    One ``bytes.translate`` costs about 0.3 µs for a 150-byte line, against
+    2 µs for a regex that folds digit runs.
+
+    >>> shape_key("took 12 ms on node-7")
+    b'took 00 ms on node-0'
+    """
+    return text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_ZERO)
+
+
+def remember(cache: dict[bytes, Any], key: bytes, value: Any, limit: int) -> None:
+    """Put ``key`` in a bounded first-in, first-out ``cache``."""
+    if len(cache) >= limit:
+        del cache[next(iter(cache))]
+    cache[key] = value
 
 # The only classes a saved miner state may contain. Unpickling runs code of
 # the classes it names, so a state that names any other class is rejected.
@@ -140,6 +177,8 @@ class TemplateMiner:
         self.lines_seen = 0
         self._drain = self._new_drain()
         self._siblings = SiblingMerger(self.settings.min_word_values)
+        self._shapes: dict[bytes, int] = {}  # shape key -> Drain cluster id
+        self.shape_hits = 0
         if state is not None:
             self._load(state)
 
@@ -158,8 +197,24 @@ class TemplateMiner:
 
     def add(self, message: str) -> TemplateMatch:
         """Mask ``message``, add it to its template and return the match."""
-        masked = mask_message(message)
-        cluster, change = self._drain.add_log_message(masked)
+        _, template_id, is_new = self.mine(message)
+        return TemplateMatch(template_id, self.template(template_id) or "", is_new)
+
+    def mine(self, message: str) -> tuple[int, int, bool]:
+        """Add ``message`` to its template; return (Drain cluster id, template id, is new).
+
+        A message whose shape was mined before joins that shape's cluster
+        without masking or a tree search, and is never a new template. The
+        template id is the cluster id, or the id of the template it was
+        merged into (``resolve``).
+        """
+        key = shape_key(message)
+        cluster_id = self._shapes.get(key)
+        if cluster_id is not None:
+            template_id = self.count_hit(cluster_id)
+            if template_id is not None:
+                return cluster_id, template_id, False
+        cluster, change = self._drain.add_log_message(mask_message(message))
         self.lines_seen += 1
         if change != "none" and self.settings.min_word_values:
             self._siblings.observe(cluster.cluster_id, tuple(cluster.log_template_tokens))
@@ -170,7 +225,23 @@ class TemplateMiner:
             and template_id == cluster.cluster_id
             and self.lines_seen > self.settings.warmup_lines
         )
-        return TemplateMatch(template_id, self.template(template_id) or "", is_new)
+        remember(self._shapes, key, cluster.cluster_id, SHAPE_CACHE_SIZE)
+        return cluster.cluster_id, template_id, is_new
+
+    def count_hit(self, cluster_id: int) -> int | None:
+        """Count one more message of a known cluster; return its template id, or None if the cluster is gone.
+
+        Drain drops the least recently used cluster past ``max_clusters``;
+        the lookup with ``[]`` marks this one as used, as a tree search would.
+        """
+        clusters = self._drain.id_to_cluster
+        cluster = clusters[cluster_id] if cluster_id in clusters else None
+        if cluster is None:
+            return None
+        cluster.size += 1
+        self.lines_seen += 1
+        self.shape_hits += 1
+        return self._siblings.resolve(cluster_id)
 
     def match(self, message: str) -> TemplateMatch | None:
         """Return the existing template ``message`` fits, or None; learns nothing.

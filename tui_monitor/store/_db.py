@@ -18,6 +18,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable
+from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -355,16 +356,24 @@ class FeatureStore:
                 (checkpoint.last_line_id, now),
             )
 
-    def insert_log_lines(self, rows: Iterable[tuple[str, float, str]]) -> int | None:
-        """Insert ``(stream, ts, line)`` rows in one transaction; return the last row id, or None for no rows.
+    def insert_log_lines(self, rows: Iterable[tuple[Any, ...]]) -> int | None:
+        """Insert log lines in one transaction; return the last row id, or None for no rows.
 
-        ``discard_uncommitted_log_lines`` deletes the rows again until a
-        checkpoint with an equal or higher ``last_line_id`` is written.
+        Rows are ``(stream, ts, line)`` or ``(stream, ts, line, template_id,
+        level)``, all of one kind. ``discard_uncommitted_log_lines`` deletes
+        the rows again until a checkpoint with an equal or higher
+        ``last_line_id`` is written.
         """
+        remaining = iter(rows)
+        first = next(remaining, None)
+        if first is None:
+            return None
+        if len(first) == 5:
+            sql = "INSERT INTO log_lines (stream, ts, line, template_id, level) VALUES (?, ?, ?, ?, ?)"
+        else:
+            sql = "INSERT INTO log_lines (stream, ts, line) VALUES (?, ?, ?)"
         with self._conn:
-            cursor = self._conn.executemany("INSERT INTO log_lines (stream, ts, line) VALUES (?, ?, ?)", rows)
-            if cursor.rowcount <= 0:
-                return None
+            self._conn.executemany(sql, chain((first,), remaining))
             row = self._conn.execute("SELECT last_insert_rowid()").fetchone()
         return int(row[0])
 
