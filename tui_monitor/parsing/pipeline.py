@@ -197,7 +197,7 @@ class LogPipeline:
                 return None, self._open_template
             record = parse_plain(line, self._clock)
         cluster_id = self._open(record, done)
-        if key is not None and self._is_shape_cacheable(record, line):
+        if key is not None and cluster_id is not None and self._is_shape_cacheable(record, line):
             remember(self._shapes, key, (record.level, cluster_id), SHAPE_CACHE_SIZE)
         return record.level, record.template_id
 
@@ -252,8 +252,8 @@ class LogPipeline:
         self.format = found
         self._shapes.clear()
 
-    def _open(self, record: LogRecord, done: list[LogRecord] | None) -> int:
-        """Release the open record, mine ``record`` and open it; return its Drain cluster id.
+    def _open(self, record: LogRecord, done: list[LogRecord] | None) -> int | None:
+        """Release the open record, mine ``record`` and open it; return its shape cluster (see ``TemplateMiner.mine``).
 
         The template comes from the first line's message alone, so it is
         known at once and every line of the record is stored with it.

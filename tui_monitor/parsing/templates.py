@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import pickle
+import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ _WORD_RE = WORD_RE
 SHAPE_CACHE_SIZE = 20_000
 
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_DIGIT_RE = re.compile(r"\d")
 
 
 def shape_key(text: str) -> bytes:
@@ -200,13 +202,15 @@ class TemplateMiner:
         _, template_id, is_new = self.mine(message)
         return TemplateMatch(template_id, self.template(template_id) or "", is_new)
 
-    def mine(self, message: str) -> tuple[int, int, bool]:
-        """Add ``message`` to its template; return (Drain cluster id, template id, is new).
+    def mine(self, message: str) -> tuple[int | None, int, bool]:
+        """Add ``message`` to its template; return (shape cluster, template id, is new).
 
         A message whose shape was mined before joins that shape's cluster
         without masking or a tree search, and is never a new template. The
-        template id is the cluster id, or the id of the template it was
-        merged into (``resolve``).
+        template id is the Drain cluster id, or the id of the template it
+        was merged into (``resolve``). The shape cluster is the Drain cluster
+        id when every message of this shape joins it unchanged (then
+        ``count_hit`` may count the next one), else None.
         """
         key = shape_key(message)
         cluster_id = self._shapes.get(key)
@@ -225,6 +229,13 @@ class TemplateMiner:
             and template_id == cluster.cluster_id
             and self.lines_seen > self.settings.warmup_lines
         )
+        # Messages of one shape differ only in digits. Where the template
+        # keeps a token with a digit ("user1"), Drain would turn it into a
+        # variable for a message with other digits there ("user2"), so such
+        # a shape is cached only once a second message of it left the
+        # template unchanged ("ssh2" in every sshd message).
+        if change != "none" and _DIGIT_RE.search(cluster.get_template()) is not None:
+            return None, template_id, is_new
         remember(self._shapes, key, cluster.cluster_id, SHAPE_CACHE_SIZE)
         return cluster.cluster_id, template_id, is_new
 
