@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
+from drain3.drain import LogCluster
+
 from tui_monitor.errors import StoreError
 from tui_monitor.parsing.features import LogWindowFeatures
 from tui_monitor.parsing.formats import DETECT_LINES, FORMATS, detect_format, get_parser
@@ -123,7 +125,9 @@ class LogPipeline:
         self._open_access: dict[str, Any] | None = None
         self._open_record: LogRecord | None = None
         self._open_raw: list[str] = []
-        self._shapes: dict[bytes, tuple[str | None, int]] = {}  # line shape -> (level, Drain cluster id)
+        # line shape -> (level, Drain cluster id, the cluster)
+        self._shapes: dict[bytes, tuple[str | None, int, LogCluster]] = {}
+        self._evictions_seen = 0
         self._misses = 0
         self._recent: deque[str] = deque(maxlen=DETECT_LINES)
         self._last_save = now()
@@ -155,31 +159,46 @@ class LogPipeline:
         levels: list[str | None] = []
         template_ids: list[int | None] = []
         shapes = self._shapes if done is None and self.format in _SHAPE_FORMATS else None
-        count_hit = self.miner.count_hit
+        miner = self.miner
+        resolve = miner.resolve
         recent = self._recent
+        # Cache hits are handed to the miner in one call before anything
+        # else reaches it, and at the end.
+        hits = 0
+        touched: set[int] = set()
         for line in lines:
             key = None
             if shapes is not None:
                 key = shape_key(line)
                 hit = shapes.get(key)
                 if hit is not None:
-                    template_id = count_hit(hit[1])
-                    if template_id is not None:
-                        # Inlined _release and _open for speed: this runs once per line.
-                        if self._open_lines:
-                            self._release(None)
-                        self._open_lines = 1
-                        self._open_level = hit[0]
-                        self._open_template = template_id
-                        self._open_is_new = False
-                        self._misses = 0
-                        recent.append(line)
-                        levels.append(hit[0])
-                        template_ids.append(template_id)
-                        continue
-            level, template_id = self._parse_line(line, key, done)
-            levels.append(level)
-            template_ids.append(template_id)
+                    # A record start of a known shape; _release and _open
+                    # inlined, since this runs once per line.
+                    level, cluster_id, cluster = hit
+                    cluster.size += 1
+                    hits += 1
+                    touched.add(cluster_id)
+                    template_id = resolve(cluster_id)
+                    if self._open_lines:
+                        self._release(None)
+                    self._open_lines = 1
+                    self._open_level = level
+                    self._open_template = template_id
+                    self._open_is_new = False
+                    self._misses = 0
+                    recent.append(line)
+                    levels.append(level)
+                    template_ids.append(template_id)
+                    continue
+            if hits:
+                miner.count_hits(hits, touched)
+                hits = 0
+                touched.clear()
+            found = self._parse_line(line, key, done)
+            levels.append(found[0])
+            template_ids.append(found[1])
+        if hits:
+            miner.count_hits(hits, touched)
         return LineTags(levels, template_ids)
 
     def _parse_line(self, line: str, key: bytes | None, done: list[LogRecord] | None) -> tuple[str | None, int | None]:
@@ -197,8 +216,12 @@ class LogPipeline:
                 return None, self._open_template
             record = parse_plain(line, self._clock)
         cluster_id = self._open(record, done)
-        if key is not None and cluster_id is not None and self._is_shape_cacheable(record, line):
-            remember(self._shapes, key, (record.level, cluster_id), SHAPE_CACHE_SIZE)
+        if self.miner.evictions != self._evictions_seen:
+            self._evictions_seen = self.miner.evictions
+            self._shapes.clear()  # entries may hold a dropped cluster
+        cluster = None if cluster_id is None else self.miner.cluster(cluster_id)
+        if key is not None and cluster is not None and self._is_shape_cacheable(record, line):
+            remember(self._shapes, key, (record.level, cluster.cluster_id, cluster), SHAPE_CACHE_SIZE)
         return record.level, record.template_id
 
     def _is_shape_cacheable(self, record: LogRecord, line: str) -> bool:

@@ -19,11 +19,11 @@ import logging
 import pickle
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from drain3.drain import Drain
+from drain3.drain import Drain, LogCluster, LogClusterCache
 
 from tui_monitor.errors import StoreError
 from tui_monitor.parsing.masks import WILDCARD, mask_message
@@ -181,6 +181,7 @@ class TemplateMiner:
         self._siblings = SiblingMerger(self.settings.min_word_values)
         self._shapes: dict[bytes, int] = {}  # shape key -> Drain cluster id
         self.shape_hits = 0
+        self.evictions = 0  # clusters Drain dropped past max_clusters
         if state is not None:
             self._load(state)
 
@@ -218,8 +219,14 @@ class TemplateMiner:
             template_id = self.count_hit(cluster_id)
             if template_id is not None:
                 return cluster_id, template_id, False
+        known = len(self._drain.id_to_cluster)
         cluster, change = self._drain.add_log_message(mask_message(message))
         self.lines_seen += 1
+        if change == "cluster_created" and len(self._drain.id_to_cluster) <= known:
+            # Drain dropped its least recently used cluster: forget every
+            # shape, since some may lead to it (rare: max_clusters is large).
+            self.evictions += 1
+            self._shapes.clear()
         if change != "none" and self.settings.min_word_values:
             self._siblings.observe(cluster.cluster_id, tuple(cluster.log_template_tokens))
             self._widen_root(cluster.cluster_id)
@@ -240,19 +247,32 @@ class TemplateMiner:
         return cluster.cluster_id, template_id, is_new
 
     def count_hit(self, cluster_id: int) -> int | None:
-        """Count one more message of a known cluster; return its template id, or None if the cluster is gone.
-
-        Drain drops the least recently used cluster past ``max_clusters``;
-        the lookup with ``[]`` marks this one as used, as a tree search would.
-        """
-        clusters = self._drain.id_to_cluster
-        cluster = clusters[cluster_id] if cluster_id in clusters else None
+        """Count one more message of a known cluster; return its template id, or None if the cluster is gone."""
+        cluster = self.cluster(cluster_id)
         if cluster is None:
             return None
         cluster.size += 1
-        self.lines_seen += 1
-        self.shape_hits += 1
+        self.count_hits(1, (cluster_id,))
         return self._siblings.resolve(cluster_id)
+
+    def cluster(self, cluster_id: int) -> LogCluster | None:
+        """Return a Drain cluster by id, or None once Drain dropped it; does not mark it used."""
+        return self._drain.id_to_cluster.get(cluster_id)
+
+    def count_hits(self, messages: int, cluster_ids: Iterable[int]) -> None:
+        """Account for ``messages`` cache hits whose clusters (``size`` already counted) are ``cluster_ids``.
+
+        Past ``max_clusters`` Drain drops the least recently used cluster;
+        the lookup with ``[]`` marks each of these as used, as a tree search
+        would. Callers batch the hits of many lines into one call.
+        """
+        self.lines_seen += messages
+        self.shape_hits += messages
+        clusters = self._drain.id_to_cluster
+        if isinstance(clusters, LogClusterCache):
+            for cluster_id in cluster_ids:
+                if cluster_id in clusters:
+                    clusters[cluster_id]  # noqa: B018 - the lookup moves it to the recent end
 
     def match(self, message: str) -> TemplateMatch | None:
         """Return the existing template ``message`` fits, or None; learns nothing.
