@@ -25,6 +25,9 @@ from tui_monitor.parsing.records import LEVELS, LogRecord
 
 __all__ = ["LogWindowFeatures", "percentile"]
 
+# Templates first seen in one window that are kept by id for the
+# "new template" event; the feature counts all of them.
+_MAX_NEW_IDS = 20
 # Each closed window multiplies the template ranking counts by this, so a
 # template frequent an hour ago gives way to one frequent now.
 _RANK_DECAY = 0.98
@@ -59,6 +62,10 @@ class LogWindowFeatures:
         self.top_templates = top_templates
         self._rank: dict[int, float] = {}
         self._has_access = False
+        self.new_template_ids: list[int] = []
+        """Ids of the templates first seen in the window ``collect`` closed last (at most 20)."""
+        self.template_counts: dict[int, int] = {}
+        """Records of each of those templates in that window."""
         self._reset()
 
     def _reset(self) -> None:
@@ -66,6 +73,7 @@ class LogWindowFeatures:
         self._levels: Counter[str] = Counter()
         self._records = 0
         self._new_templates = 0
+        self._new_ids: list[int] = []
         self._templates: Counter[int] = Counter()
         self._requests = 0
         self._status_4xx = 0
@@ -96,6 +104,8 @@ class LogWindowFeatures:
             self._rank[template_id] = self._rank.get(template_id, 0.0) + 1.0
         if is_new_template:
             self._new_templates += 1
+            if template_id is not None and len(self._new_ids) < _MAX_NEW_IDS:
+                self._new_ids.append(template_id)
         if access_fields is not None:
             status = access_fields.get("status")
             if isinstance(status, int):
@@ -132,6 +142,8 @@ class LogWindowFeatures:
             self._rank[template_id] *= _RANK_DECAY
             if self._rank[template_id] < 0.01:
                 del self._rank[template_id]
+        self.new_template_ids = self._new_ids
+        self.template_counts = {template_id: self._templates[template_id] for template_id in self._new_ids}
         self._reset()
         return features
 

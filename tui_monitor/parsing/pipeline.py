@@ -336,6 +336,18 @@ class LogPipeline:
             self.save()
         return features
 
+    def new_templates(self) -> list[tuple[int, str, int]]:
+        """Return (id, text, records in the window) of the templates first seen in the window closed last.
+
+        Ids are as the template is known now (``TemplateMiner.resolve``); at most 20.
+        """
+        counts = self._features.template_counts
+        found = []
+        for template_id in self._features.new_template_ids:
+            current = self.miner.resolve(template_id)
+            found.append((current, self.miner.template(current) or "", counts.get(template_id, 0)))
+        return found
+
     def save(self) -> None:
         """Write the miner state and templates to the store, if it changed.
 
