@@ -31,7 +31,14 @@ from tui_monitor.parsing.formats import DETECT_LINES, FORMATS, detect_format, ge
 from tui_monitor.parsing.layouts import parse_plain
 from tui_monitor.parsing.multiline import looks_like_continuation
 from tui_monitor.parsing.records import LogRecord
-from tui_monitor.parsing.templates import SHAPE_CACHE_SIZE, MinerSettings, TemplateMiner, remember, shape_key
+from tui_monitor.parsing.templates import (
+    SHAPE_CACHE_SIZE,
+    MinerSettings,
+    TemplateMiner,
+    kept_digit_tokens,
+    remember,
+    shape_key,
+)
 from tui_monitor.parsing.timestamps import TimeParser
 
 if TYPE_CHECKING:
@@ -125,8 +132,8 @@ class LogPipeline:
         self._open_access: dict[str, Any] | None = None
         self._open_record: LogRecord | None = None
         self._open_raw: list[str] = []
-        # line shape -> (level, Drain cluster id, the cluster)
-        self._shapes: dict[bytes, tuple[str | None, int, LogCluster]] = {}
+        # line shape -> (level, Drain cluster id, the cluster, its kept digit tokens)
+        self._shapes: dict[bytes, tuple[str | None, int, LogCluster, tuple[str, ...]]] = {}
         self._evictions_seen = 0
         self._misses = 0
         self._recent: deque[str] = deque(maxlen=DETECT_LINES)
@@ -171,10 +178,10 @@ class LogPipeline:
             if shapes is not None:
                 key = shape_key(line)
                 hit = shapes.get(key)
-                if hit is not None:
+                if hit is not None and (not hit[3] or all(token in line for token in hit[3])):
                     # A record start of a known shape; _release and _open
                     # inlined, since this runs once per line.
-                    level, cluster_id, cluster = hit
+                    level, cluster_id, cluster, _ = hit
                     cluster.size += 1
                     hits += 1
                     touched.add(cluster_id)
@@ -219,9 +226,10 @@ class LogPipeline:
         if self.miner.evictions != self._evictions_seen:
             self._evictions_seen = self.miner.evictions
             self._shapes.clear()  # entries may hold a dropped cluster
-        cluster = None if cluster_id is None else self.miner.cluster(cluster_id)
+        cluster = self.miner.cluster(cluster_id)
         if key is not None and cluster is not None and self._is_shape_cacheable(record, line):
-            remember(self._shapes, key, (record.level, cluster.cluster_id, cluster), SHAPE_CACHE_SIZE)
+            entry = (record.level, cluster_id, cluster, kept_digit_tokens(cluster))
+            remember(self._shapes, key, entry, SHAPE_CACHE_SIZE)
         return record.level, record.template_id
 
     def _is_shape_cacheable(self, record: LogRecord, line: str) -> bool:
@@ -275,8 +283,8 @@ class LogPipeline:
         self.format = found
         self._shapes.clear()
 
-    def _open(self, record: LogRecord, done: list[LogRecord] | None) -> int | None:
-        """Release the open record, mine ``record`` and open it; return its shape cluster (see ``TemplateMiner.mine``).
+    def _open(self, record: LogRecord, done: list[LogRecord] | None) -> int:
+        """Release the open record, mine ``record`` and open it; return its Drain cluster id.
 
         The template comes from the first line's message alone, so it is
         known at once and every line of the record is stored with it.

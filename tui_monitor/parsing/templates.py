@@ -62,6 +62,21 @@ def shape_key(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_ZERO)
 
 
+def kept_digit_tokens(cluster: LogCluster) -> tuple[str, ...]:
+    """Return the template tokens of ``cluster`` that hold a digit (``ssh2``, ``user1``).
+
+    Texts of one shape differ only in digits, so they differ from the
+    template only in these tokens and in its variables. A text with other
+    digits there ("user2") could make Drain choose another cluster or turn
+    the token into a variable; a cache hit is only taken for a text that
+    holds every one of them.
+
+    >>> kept_digit_tokens(LogCluster(["Failed", "password", "<*>", "ssh2"], 1))
+    ('ssh2',)
+    """
+    return tuple(token for token in cluster.log_template_tokens if _DIGIT_RE.search(token) is not None)
+
+
 def remember(cache: dict[bytes, Any], key: bytes, value: Any, limit: int) -> None:
     """Put ``key`` in a bounded first-in, first-out ``cache``."""
     if len(cache) >= limit:
@@ -179,7 +194,7 @@ class TemplateMiner:
         self.lines_seen = 0
         self._drain = self._new_drain()
         self._siblings = SiblingMerger(self.settings.min_word_values)
-        self._shapes: dict[bytes, int] = {}  # shape key -> Drain cluster id
+        self._shapes: dict[bytes, tuple[int, tuple[str, ...]]] = {}  # shape -> (cluster id, kept digit tokens)
         self.shape_hits = 0
         self.evictions = 0  # clusters Drain dropped past max_clusters
         if state is not None:
@@ -203,26 +218,25 @@ class TemplateMiner:
         _, template_id, is_new = self.mine(message)
         return TemplateMatch(template_id, self.template(template_id) or "", is_new)
 
-    def mine(self, message: str) -> tuple[int | None, int, bool]:
-        """Add ``message`` to its template; return (shape cluster, template id, is new).
+    def mine(self, message: str) -> tuple[int, int, bool]:
+        """Add ``message`` to its template; return (Drain cluster id, template id, is new).
 
         A message whose shape was mined before joins that shape's cluster
-        without masking or a tree search, and is never a new template. The
-        template id is the Drain cluster id, or the id of the template it
-        was merged into (``resolve``). The shape cluster is the Drain cluster
-        id when every message of this shape joins it unchanged (then
-        ``count_hit`` may count the next one), else None.
+        without masking or a tree search, and is never a new template, as
+        long as it holds the template's tokens with digits (see
+        ``kept_digit_tokens``). The template id is the cluster id, or the id
+        of the template it was merged into (``resolve``).
         """
         key = shape_key(message)
-        cluster_id = self._shapes.get(key)
-        if cluster_id is not None:
-            template_id = self.count_hit(cluster_id)
+        known = self._shapes.get(key)
+        if known is not None and all(token in message for token in known[1]):
+            template_id = self.count_hit(known[0])
             if template_id is not None:
-                return cluster_id, template_id, False
-        known = len(self._drain.id_to_cluster)
+                return known[0], template_id, False
+        size = len(self._drain.id_to_cluster)
         cluster, change = self._drain.add_log_message(mask_message(message))
         self.lines_seen += 1
-        if change == "cluster_created" and len(self._drain.id_to_cluster) <= known:
+        if change == "cluster_created" and len(self._drain.id_to_cluster) <= size:
             # Drain dropped its least recently used cluster: forget every
             # shape, since some may lead to it (rare: max_clusters is large).
             self.evictions += 1
@@ -236,14 +250,7 @@ class TemplateMiner:
             and template_id == cluster.cluster_id
             and self.lines_seen > self.settings.warmup_lines
         )
-        # Messages of one shape differ only in digits. Where the template
-        # keeps a token with a digit ("user1"), Drain would turn it into a
-        # variable for a message with other digits there ("user2"), so such
-        # a shape is cached only once a second message of it left the
-        # template unchanged ("ssh2" in every sshd message).
-        if change != "none" and _DIGIT_RE.search(cluster.get_template()) is not None:
-            return None, template_id, is_new
-        remember(self._shapes, key, cluster.cluster_id, SHAPE_CACHE_SIZE)
+        remember(self._shapes, key, (cluster.cluster_id, kept_digit_tokens(cluster)), SHAPE_CACHE_SIZE)
         return cluster.cluster_id, template_id, is_new
 
     def count_hit(self, cluster_id: int) -> int | None:
