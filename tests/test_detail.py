@@ -179,14 +179,14 @@ async def test_detail_shows_stored_log_lines_errors_first(tmp_path: Path) -> Non
         # After start-up: the engine discards lines stored after its last
         # read-position checkpoint when it starts.
         await pilot.pause(0.5)
-        store.db.table("log_lines").insert_all(
+        # Lines as the engine stores them: with the level and template its pipeline found.
+        tags = app.engine.log_pipelines.tag("log.app", ["ERROR database timed out", "INFO request served"])
+        store.insert_log_lines(
             [
-                {"stream": "log.app", "ts": event.window_start + 1, "line": "INFO request served"},
-                {"stream": "log.app", "ts": event.window_start + 2, "line": "ERROR database timed out"},
+                ("log.app", event.window_start + 1, "INFO request served", tags.template_ids[1], tags.levels[1]),
+                ("log.app", event.window_start + 2, "ERROR database timed out", tags.template_ids[0], tags.levels[0]),
             ]
         )
-        # The engine's miner has seen such lines, so the page can name their templates.
-        app.engine.log_pipelines.feed("log.app", ["ERROR database timed out", "INFO request served"])
         screen = await open_detail(app, pilot, row=2)
         assert screen.event_id == ids[0]
         logs = screen.query_one("#logs", DataTable)

@@ -556,30 +556,33 @@ class FeatureStore:
     def log_records_between(self, start_ts: float, end_ts: float, *, limit: int = 200) -> list[dict[str, Any]] | None:
         """Return the log lines read in ``[start_ts, end_ts)``, errors first, or None when none are stored.
 
-        Each row has ``time`` (HH:MM:SS), ``stream``, ``level`` (from the
-        line's level word, or empty) and ``line``. Errors come first, then
-        warnings, then the rest, each oldest first, so the lines that explain
-        an anomaly are at the top.
-
-        NOTE: template ids are not stored per line, so the rows carry no
-        template; the template miner's state is per stream in ``templates``.
+        Each row has ``time`` (HH:MM:SS), ``stream``, ``level`` (as the log
+        pipeline found it, or from the line's level word for lines stored
+        before levels were), ``line``, ``template_id`` (or None) and
+        ``template``, the template's text as of the miner's last save (or
+        empty). Errors come first, then warnings, then the rest, each oldest
+        first, so the lines that explain an anomaly are at the top.
         """
         if "log_lines" not in self.db.table_names():
             return None
         from tui_monitor.sources.logfile import detect_level
 
-        rows = self.db.query(
-            "SELECT ts, stream, line FROM log_lines WHERE ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
+        rows = self._conn.execute(
+            "SELECT l.ts, l.stream, l.line, l.level, l.template_id, t.template FROM log_lines AS l "
+            "LEFT JOIN templates AS t ON t.stream = l.stream AND t.template_id = l.template_id "
+            "WHERE l.ts >= ? AND l.ts < ? ORDER BY l.ts LIMIT ?",
             [start_ts, end_ts, limit * 10],
         )
         records = [
             {
-                "time": time.strftime("%H:%M:%S", time.localtime(row["ts"])),
-                "stream": row["stream"],
-                "level": detect_level(row["line"]) or "",
-                "line": row["line"],
+                "time": time.strftime("%H:%M:%S", time.localtime(ts)),
+                "stream": stream,
+                "level": (level if template_id is not None else detect_level(line)) or "",
+                "line": line,
+                "template_id": template_id,
+                "template": template or "",
             }
-            for row in rows
+            for ts, stream, line, level, template_id, template in rows
         ]
         rank = {"error": 0, "warn": 1}
         records.sort(key=lambda record: rank.get(record["level"], 2))
