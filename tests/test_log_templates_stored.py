@@ -139,7 +139,10 @@ def test_a_digit_in_a_kept_token_must_match_for_a_cache_hit() -> None:
     user1 = miner.mine("login of user1 accepted")
     user2 = miner.mine("login of user2 accepted")
     assert user1[1] != user2[1] and miner.shape_hits == 0
+    # Both variants of the shape are cached, each with its own template.
     assert miner.mine("login of user1 accepted")[1] == user1[1]
+    assert miner.mine("login of user2 accepted")[1] == user2[1]
+    assert miner.shape_hits == 2
     assert miner.mine("sshd ssh2 session 17 opened")[2] is True
     assert miner.mine("sshd ssh2 session 42 opened")[2] is False
-    assert miner.shape_hits == 1
+    assert miner.shape_hits == 3

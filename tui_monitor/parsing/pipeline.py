@@ -32,12 +32,13 @@ from tui_monitor.parsing.layouts import parse_plain
 from tui_monitor.parsing.multiline import looks_like_continuation
 from tui_monitor.parsing.records import LogRecord
 from tui_monitor.parsing.templates import (
+    DIGITS_TO_ZERO,
     SHAPE_CACHE_SIZE,
     MinerSettings,
     TemplateMiner,
+    find_entry,
     kept_digit_tokens,
-    remember,
-    shape_key,
+    store_entry,
 )
 from tui_monitor.parsing.timestamps import TimeParser
 
@@ -132,8 +133,9 @@ class LogPipeline:
         self._open_access: dict[str, Any] | None = None
         self._open_record: LogRecord | None = None
         self._open_raw: list[str] = []
-        # line shape -> (level, Drain cluster id, the cluster, its kept digit tokens)
-        self._shapes: dict[bytes, tuple[str | None, int, LogCluster, tuple[str, ...]]] = {}
+        # line shape -> (level, Drain cluster id, the cluster, its kept digit
+        # tokens), or a list of those (see store_entry)
+        self._shapes: dict[bytes, Any] = {}
         self._evictions_seen = 0
         self._misses = 0
         self._recent: deque[str] = deque(maxlen=DETECT_LINES)
@@ -168,7 +170,9 @@ class LogPipeline:
         shapes = self._shapes if done is None and self.format in _SHAPE_FORMATS else None
         miner = self.miner
         resolve = miner.resolve
+        count = self._features.count
         recent = self._recent
+        digits_to_zero = DIGITS_TO_ZERO
         # Cache hits are handed to the miner in one call before anything
         # else reaches it, and at the end.
         hits = 0
@@ -176,10 +180,12 @@ class LogPipeline:
         for line in lines:
             key = None
             if shapes is not None:
-                key = shape_key(line)
+                key = line.encode("utf-8", "surrogatepass").translate(digits_to_zero)  # shape_key, inlined
                 hit = shapes.get(key)
-                if hit is not None and (not hit[3] or all(token in line for token in hit[3])):
-                    # A record start of a known shape; _release and _open
+                if hit is not None and (hit.__class__ is list or hit[3]):
+                    hit = find_entry(hit, line)  # the template keeps tokens with digits
+                if hit is not None:
+                    # A record start of a known shape. _release and _open are
                     # inlined, since this runs once per line.
                     level, cluster_id, cluster, _ = hit
                     cluster.size += 1
@@ -187,7 +193,8 @@ class LogPipeline:
                     touched.add(cluster_id)
                     template_id = resolve(cluster_id)
                     if self._open_lines:
-                        self._release(None)
+                        count(self._open_level, self._open_template, self._open_is_new, self._open_lines, self._open_access)
+                        self._open_access = None
                     self._open_lines = 1
                     self._open_level = level
                     self._open_template = template_id
@@ -229,7 +236,7 @@ class LogPipeline:
         cluster = self.miner.cluster(cluster_id)
         if key is not None and cluster is not None and self._is_shape_cacheable(record, line):
             entry = (record.level, cluster_id, cluster, kept_digit_tokens(cluster))
-            remember(self._shapes, key, entry, SHAPE_CACHE_SIZE)
+            store_entry(self._shapes, key, entry, SHAPE_CACHE_SIZE)
         return record.level, record.template_id
 
     def _is_shape_cacheable(self, record: LogRecord, line: str) -> bool:

@@ -41,7 +41,7 @@ _WORD_RE = WORD_RE
 # full the oldest shape goes (messages made unique by hex ids never repeat).
 SHAPE_CACHE_SIZE = 20_000
 
-_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _DIGIT_RE = re.compile(r"\d")
 
 
@@ -59,7 +59,7 @@ def shape_key(text: str) -> bytes:
     >>> shape_key("took 12 ms on node-7")
     b'took 00 ms on node-0'
     """
-    return text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_ZERO)
+    return text.encode("utf-8", "surrogatepass").translate(DIGITS_TO_ZERO)
 
 
 def kept_digit_tokens(cluster: LogCluster) -> tuple[str, ...]:
@@ -82,6 +82,41 @@ def remember(cache: dict[bytes, Any], key: bytes, value: Any, limit: int) -> Non
     if len(cache) >= limit:
         del cache[next(iter(cache))]
     cache[key] = value
+
+
+# Entries kept for one shape whose template has tokens with digits: one per
+# variant (host names dn14, dn15, ... in a message of one shape).
+_MAX_VARIANTS = 8
+
+
+def find_entry(found: Any, text: str) -> Any:
+    """Return the shape-cache entry in ``found`` whose kept digit tokens all occur in ``text``, or None.
+
+    ``found`` is what a shape cache holds for the text's shape (or None): an
+    entry tuple whose last item is its kept digit tokens, or a list of such
+    entries, one per variant.
+    """
+    if found is None:
+        return None
+    if found.__class__ is list:
+        for entry in found:
+            if all(token in text for token in entry[-1]):
+                return entry
+        return None
+    return found if all(token in text for token in found[-1]) else None
+
+
+def store_entry(cache: dict[bytes, Any], key: bytes, entry: tuple[Any, ...], limit: int) -> None:
+    """Cache ``entry`` (last item: its kept digit tokens) for shape ``key``, next to the shape's other variants."""
+    if not entry[-1]:
+        remember(cache, key, entry, limit)
+        return
+    current = cache.get(key)
+    variants = current if current.__class__ is list else ([] if current is None or not current[-1] else [current])
+    variants = [variant for variant in variants if variant[-1] != entry[-1]][-(_MAX_VARIANTS - 1) :]
+    variants.append(entry)
+    remember(cache, key, variants, limit)
+
 
 # The only classes a saved miner state may contain. Unpickling runs code of
 # the classes it names, so a state that names any other class is rejected.
@@ -194,7 +229,8 @@ class TemplateMiner:
         self.lines_seen = 0
         self._drain = self._new_drain()
         self._siblings = SiblingMerger(self.settings.min_word_values)
-        self._shapes: dict[bytes, tuple[int, tuple[str, ...]]] = {}  # shape -> (cluster id, kept digit tokens)
+        # shape -> (cluster id, kept digit tokens), or a list of those (see store_entry)
+        self._shapes: dict[bytes, Any] = {}
         self.shape_hits = 0
         self.evictions = 0  # clusters Drain dropped past max_clusters
         if state is not None:
@@ -228,8 +264,8 @@ class TemplateMiner:
         of the template it was merged into (``resolve``).
         """
         key = shape_key(message)
-        known = self._shapes.get(key)
-        if known is not None and all(token in message for token in known[1]):
+        known = find_entry(self._shapes.get(key), message)
+        if known is not None:
             template_id = self.count_hit(known[0])
             if template_id is not None:
                 return known[0], template_id, False
@@ -250,7 +286,7 @@ class TemplateMiner:
             and template_id == cluster.cluster_id
             and self.lines_seen > self.settings.warmup_lines
         )
-        remember(self._shapes, key, (cluster.cluster_id, kept_digit_tokens(cluster)), SHAPE_CACHE_SIZE)
+        store_entry(self._shapes, key, (cluster.cluster_id, kept_digit_tokens(cluster)), SHAPE_CACHE_SIZE)
         return cluster.cluster_id, template_id, is_new
 
     def count_hit(self, cluster_id: int) -> int | None:
