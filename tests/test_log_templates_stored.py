@@ -42,7 +42,7 @@ def count(store: FeatureStore, sql: str) -> int:
     return int(store.db.conn.execute(sql).fetchone()[0])
 
 
-async def test_engine_stores_template_ids_and_raises_new_template_event(tmp_path: Path) -> None:
+async def test_engine_stores_templates_and_new_template_event(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("")
     store = FeatureStore(tmp_path / "monitor.db")
@@ -80,7 +80,8 @@ async def test_engine_stores_template_ids_and_raises_new_template_event(tmp_path
     stored = store.events_since(0.0)
     assert [(e.model_version, e.state) for e in stored if e.model_version == MODEL_VERSION] == [(MODEL_VERSION, "resolved")]
     window = [w for w in store.windows_since("log.app", 0.0) if w.features.get("log.app.new_templates")]
-    assert len(window) == 1 and window[0].start == event.window_start
+    assert len(window) == 1
+    assert window[0].start == event.window_start
 
     # Every line is stored with its level and its record's template.
     rows = store.db.conn.execute("SELECT line, level, template_id FROM log_lines ORDER BY id").fetchall()
@@ -98,7 +99,7 @@ async def test_engine_stores_template_ids_and_raises_new_template_event(tmp_path
     store.close()
 
 
-def test_tag_finds_the_same_templates_and_features_as_feed() -> None:
+def test_tag_matches_feed() -> None:
     lines = usual_lines(3000)
     lines[100:100] = [
         "2024-05-01 12:00:00,000 ERROR app.worker: job failed",
@@ -124,21 +125,24 @@ def test_tag_finds_the_same_templates_and_features_as_feed() -> None:
     assert starts == [(r.level, r.template_id) for r in records]
 
 
-def test_a_cached_shape_is_never_a_new_template() -> None:
+def test_miner_cache_hit_never_new() -> None:
     miner = TemplateMiner(MinerSettings(warmup_lines=0))
     first = miner.mine("connection 17 reset by peer")
     again = miner.mine("connection 42 reset by peer")
-    assert first[2] is True and again[2] is False
-    assert miner.shape_hits == 1 and miner.lines_seen == 2
+    assert first[2] is True
+    assert again[2] is False
+    assert miner.shape_hits == 1
+    assert miner.lines_seen == 2
     assert miner.templates() == [(first[1], "connection <*> reset by peer", 2)]
 
 
-def test_a_digit_in_a_kept_token_must_match_for_a_cache_hit() -> None:
+def test_miner_cache_kept_digit_tokens() -> None:
     miner = TemplateMiner(MinerSettings(warmup_lines=0))
     # "user1" and "user2" have one shape, but Drain keeps different words apart.
     user1 = miner.mine("login of user1 accepted")
     user2 = miner.mine("login of user2 accepted")
-    assert user1[1] != user2[1] and miner.shape_hits == 0
+    assert user1[1] != user2[1]
+    assert miner.shape_hits == 0
     # Both variants of the shape are cached, each with its own template.
     assert miner.mine("login of user1 accepted")[1] == user1[1]
     assert miner.mine("login of user2 accepted")[1] == user2[1]

@@ -75,10 +75,10 @@ _CLOSE_GRACE_S = 0.3
 # template mining, features) runs on the event loop: lines of a shape seen
 # before cost about 6 µs, first-seen shapes 40-60 µs, and storing a line
 # about 3 µs more. A quarter MiB (about 2,200 lines of the mixed benchmark
-# log) therefore takes about 13 ms of pipeline time per pass (p99 30 ms,
-# worst 58 ms while every shape is new, bench/ingest.py on a loaded 2-core
-# machine), short enough to stay on the loop while a backlog is read; the
-# rest waits on disk.
+# log) therefore takes about 13 ms of pipeline time per pass. The p99 was
+# 30 ms and the worst 58 ms, while every shape was new (bench/ingest.py's
+# log, 2-core machine at load 5). That is short enough to stay on the loop
+# while a backlog is read, and the rest waits on disk.
 _LOG_BUDGET_BYTES = 256 * 1024
 
 _LOG_COUNTS = ("lines", *(f"level_{level}" for level in LEVELS))

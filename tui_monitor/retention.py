@@ -1,12 +1,12 @@
 """Retention: prune old rows of the feature store in small batches.
 
-Raw samples and stored log lines are the bulk of the file (about 17 MB a
-day at one 20-float row per second; about 1.5 times the size of the logs
-read), windows are smaller and events, annotations and labels are tiny
-and worth keeping for a year. Log lines are raw data like samples and are
-kept as long, unless ``log_lines_days`` says otherwise.
+Raw samples and stored log lines are the bulk of the file. Samples take
+about 17 MB a day at one 20-float row per second, and log lines about 1.5
+times the size of the logs read. Windows are smaller, and events,
+annotations and labels are tiny and worth keeping for a year. Log lines are
+raw data like samples and are kept as long, unless ``log_lines_days`` is set.
 
-The ``templates`` table is not pruned: it holds one row per template a
+The ``templates`` table is not pruned. It has one row per template a
 stream's miner ever saved (at most a few thousand, bounded by the miner's
 ``max_clusters`` and what it saw), stored lines refer to those ids, and the
 saved miner state refers to the same templates. Each batch deletes at most ``batch_rows`` rows

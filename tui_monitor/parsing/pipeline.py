@@ -66,12 +66,12 @@ _MAX_MINED_CHARS = 2000
 
 @dataclass(slots=True)
 class LineTags:
-    """What the pipeline found for each line of one batch, in the batch's order.
+    """The level and template id of each line of one batch, in the batch's order.
 
-    ``levels[i]`` is the level of the record line ``i`` starts (None for a
-    continuation line, a blank line or a record without a level);
-    ``template_ids[i]`` is the template of the record line ``i`` belongs to
-    (None for a blank line).
+    ``levels[i]`` is the level of the record that line ``i`` starts. It is
+    None for a continuation line, a blank line or a record without a level.
+    ``template_ids[i]`` is the template of the record that line ``i``
+    belongs to, and None for a blank line.
     """
 
     levels: list[str | None]
@@ -177,6 +177,7 @@ class LogPipeline:
         # else reaches it, and at the end.
         hits = 0
         touched: set[int] = set()
+
         for line in lines:
             key = None
             if shapes is not None:
@@ -204,6 +205,7 @@ class LogPipeline:
                     levels.append(level)
                     template_ids.append(template_id)
                     continue
+
             if hits:
                 miner.count_hits(hits, touched)
                 hits = 0
@@ -240,7 +242,7 @@ class LogPipeline:
         return record.level, record.template_id
 
     def _is_shape_cacheable(self, record: LogRecord, line: str) -> bool:
-        """Whether every line of this shape starts a record with this level, whatever came before."""
+        """Return whether every line of this shape starts a record with this level, whatever came before."""
         if record.format != self.format:
             return False  # the format's parser failed: a fallback that depends on the lines before
         if record.format == "plain":

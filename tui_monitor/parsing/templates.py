@@ -68,8 +68,8 @@ def kept_digit_tokens(cluster: LogCluster) -> tuple[str, ...]:
     Texts of one shape differ only in digits, so they differ from the
     template only in these tokens and in its variables. A text with other
     digits there ("user2") could make Drain choose another cluster or turn
-    the token into a variable; a cache hit is only taken for a text that
-    holds every one of them.
+    the token into a variable. So a cache hit is only taken for a text that
+    contains every one of them.
 
     >>> kept_digit_tokens(LogCluster(["Failed", "password", "<*>", "ssh2"], 1))
     ('ssh2',)
@@ -112,7 +112,12 @@ def store_entry(cache: dict[bytes, Any], key: bytes, entry: tuple[Any, ...], lim
         remember(cache, key, entry, limit)
         return
     current = cache.get(key)
-    variants = current if current.__class__ is list else ([] if current is None or not current[-1] else [current])
+    if current.__class__ is list:
+        variants = current
+    elif current is None or not current[-1]:
+        variants = []
+    else:
+        variants = [current]
     variants = [variant for variant in variants if variant[-1] != entry[-1]][-(_MAX_VARIANTS - 1) :]
     variants.append(entry)
     remember(cache, key, variants, limit)
@@ -259,7 +264,7 @@ class TemplateMiner:
 
         A message whose shape was mined before joins that shape's cluster
         without masking or a tree search, and is never a new template, as
-        long as it holds the template's tokens with digits (see
+        long as it contains the template's tokens with digits (see
         ``kept_digit_tokens``). The template id is the cluster id, or the id
         of the template it was merged into (``resolve``).
         """

@@ -567,10 +567,15 @@ class FeatureStore:
             return None
         from tui_monitor.sources.logfile import detect_level
 
+        # The streams first (one index seek each), then each stream's lines
+        # by the (stream, ts) index: a range on ts alone would scan the table.
         rows = self._conn.execute(
-            "SELECT l.ts, l.stream, l.line, l.level, l.template_id, t.template FROM log_lines AS l "
+            "WITH RECURSIVE s(name) AS (SELECT min(stream) FROM log_lines UNION ALL "
+            "SELECT (SELECT min(stream) FROM log_lines WHERE stream > s.name) FROM s WHERE s.name IS NOT NULL) "
+            "SELECT l.ts, l.stream, l.line, l.level, l.template_id, t.template FROM s "
+            "JOIN log_lines AS l ON l.stream = s.name AND l.ts >= ? AND l.ts < ? "
             "LEFT JOIN templates AS t ON t.stream = l.stream AND t.template_id = l.template_id "
-            "WHERE l.ts >= ? AND l.ts < ? ORDER BY l.ts LIMIT ?",
+            "ORDER BY l.ts LIMIT ?",
             [start_ts, end_ts, limit * 10],
         )
         records = [

@@ -156,7 +156,7 @@ class DetailScreen(Screen[int]):
     ) -> None:
         super().__init__()
         self.store = store
-        # (stream, template id) -> the template's current text, when the engine's miner knows it.
+        # (stream, template id) -> the template's current text from the engine's miner, or None.
         self.template_of = template_of
         self.events = events
         self.order = order
