@@ -137,6 +137,8 @@ class LogPipeline:
         # tokens), or a list of those (see store_entry)
         self._shapes: dict[bytes, Any] = {}
         self._evictions_seen = 0
+        self._roots: dict[int, int] = {}  # cluster id -> template id, until the miner's templates change
+        self._changes_seen = 0
         self._misses = 0
         self._recent: deque[str] = deque(maxlen=DETECT_LINES)
         self._last_save = now()
@@ -169,14 +171,17 @@ class LogPipeline:
         template_ids: list[int | None] = []
         shapes = self._shapes if done is None and self.format in _SHAPE_FORMATS else None
         miner = self.miner
-        resolve = miner.resolve
+        roots = self._roots
         count = self._features.count
         recent = self._recent
         digits_to_zero = DIGITS_TO_ZERO
-        # Cache hits are handed to the miner in one call before anything
-        # else reaches it, and at the end.
+        # Cache hits are counted in the miner before anything else reaches
+        # it; their clusters are marked as used once per batch.
         hits = 0
         touched: set[int] = set()
+        if miner.template_changes != self._changes_seen:
+            self._changes_seen = miner.template_changes
+            roots.clear()
 
         for line in lines:
             key = None
@@ -192,7 +197,9 @@ class LogPipeline:
                     cluster.size += 1
                     hits += 1
                     touched.add(cluster_id)
-                    template_id = resolve(cluster_id)
+                    template_id = roots.get(cluster_id)
+                    if template_id is None:
+                        template_id = roots[cluster_id] = miner.resolve(cluster_id)
                     if self._open_lines:
                         count(self._open_level, self._open_template, self._open_is_new, self._open_lines, self._open_access)
                         self._open_access = None
@@ -207,14 +214,15 @@ class LogPipeline:
                     continue
 
             if hits:
-                miner.count_hits(hits, touched)
+                miner.count_hits(hits, ())
                 hits = 0
-                touched.clear()
             found = self._parse_line(line, key, done)
+            if miner.template_changes != self._changes_seen:
+                self._changes_seen = miner.template_changes
+                roots.clear()
             levels.append(found[0])
             template_ids.append(found[1])
-        if hits:
-            miner.count_hits(hits, touched)
+        miner.count_hits(hits, touched)
         return LineTags(levels, template_ids)
 
     def _parse_line(self, line: str, key: bytes | None, done: list[LogRecord] | None) -> tuple[str | None, int | None]:

@@ -238,6 +238,8 @@ class TemplateMiner:
         self._shapes: dict[bytes, Any] = {}
         self.shape_hits = 0
         self.evictions = 0  # clusters Drain dropped past max_clusters
+        # Templates created or changed; ``resolve`` gives the same answers until this grows.
+        self.template_changes = 0
         if state is not None:
             self._load(state)
 
@@ -282,6 +284,8 @@ class TemplateMiner:
             # shape, since some may lead to it (rare: max_clusters is large).
             self.evictions += 1
             self._shapes.clear()
+        if change != "none":
+            self.template_changes += 1
         if change != "none" and self.settings.min_word_values:
             self._siblings.observe(cluster.cluster_id, tuple(cluster.log_template_tokens))
             self._widen_root(cluster.cluster_id)
