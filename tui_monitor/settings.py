@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from tui_monitor.detectors.config import DetectorConfig
 from tui_monitor.errors import ConfigError
 
 if TYPE_CHECKING:
+    from tui_monitor.detectors.config import DetectorConfig
     from tui_monitor.sources.process import ProcessSpec
     from tui_monitor.sources.prometheus import ScrapeSpec
 
@@ -209,6 +209,10 @@ class Settings:
 
     def detector_config(self) -> DetectorConfig:
         """Return the default detector configuration these settings describe."""
+        # Imported here because the detectors package imports river and
+        # scikit-learn, which commands that never score should not load.
+        from tui_monitor.detectors.config import DetectorConfig
+
         return DetectorConfig(
             models=tuple(self.models),
             ensemble=self.ensemble,
