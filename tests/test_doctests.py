@@ -1,4 +1,4 @@
-"""Run the doctests of the report, retention, config, CLI, chart axis and example plugin modules."""
+"""Run the doctests of the report, retention, config, CLI, chart and example plugin modules."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "plugins"
         "tui_monitor.config",
         "tui_monitor.cli",
         "tui_monitor.ui.time_axis",
+        "tui_monitor.ui.detail",
     ],
 )
 def test_module_doctests(module_name: str) -> None:
