@@ -22,6 +22,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "config.example.toml
 def secrets_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("API_KEY", "key-1234567890")
     monkeypatch.setenv("API_TOKEN", "token-abcdefghij")
+    monkeypatch.setenv("PAGER_TOKEN", "pager-0123456789abcdef")
 
 
 def _write(tmp_path: Path, text: str, name: str = "tui-monitor.toml") -> Path:
@@ -89,7 +90,7 @@ def test_unknown_key_did_you_mean(tmp_path: Path) -> None:
 
 def test_unknown_top_key_lists_known(tmp_path: Path) -> None:
     path = _write(tmp_path, "colour = 'red'\n")
-    with pytest.raises(ConfigError, match="known keys: db, sources, threshold"):
+    with pytest.raises(ConfigError, match="known keys: db, db_reset_corrupt, duration, headless, logging, notify"):
         load_config(path)
 
 
@@ -113,6 +114,7 @@ def test_secret_never_logged(tmp_path: Path, secrets_env: None, caplog: pytest.L
         logging.getLogger("test").info("settings %s %r", settings, settings)
     assert "key-1234567890" not in caplog.text
     assert "token-abcdefghij" not in caplog.text
+    assert "pager-0123456789abcdef" not in caplog.text
 
 
 def test_toml_syntax_error_names_file(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
 from tui_monitor.engine import ExplanationReady
-from tui_monitor.explain import Explanation, ExplanationRequest, compute_explanation
+from tui_monitor.explain import Attribution, Explanation, ExplanationRequest, UsualRange, compute_explanation
 from tui_monitor.settings import Settings
 from tui_monitor.store import EventRecord, FeatureStore, WindowRecord
 from tui_monitor.ui import MonitorApp
@@ -165,6 +165,43 @@ async def test_detail_shows_why_not_explained(tmp_path: Path) -> None:
         screen = await open_detail(app, pilot, row=0)
         assert "not explained: too little history" in static_text(screen, "#detail-title")
         await app.action_quit()
+
+
+# Attributions over five orders of magnitude, zero included, with the number
+# each row must end in.
+SMALL_SHAP = [
+    ("host.cpu.total_pct.mean", 0.41, "+0.41"),
+    ("host.mem.used_pct.mean", -0.0231, "-0.0231"),
+    ("host.load.1m.mean", 3.2e-05, "+3.2e-05"),
+    ("host.net.rx_bytes_s.mean", -4.75e-06, "-4.8e-06"),
+    ("host.disk.read_bytes_s.mean", 0.0, "0"),
+]
+
+
+@pytest.mark.slow
+async def test_detail_small_shap_one_line_at_80_columns(tmp_path: Path) -> None:
+    store = FeatureStore(tmp_path / "monitor.db")
+    start = (time.time() // WINDOW_S) * WINDOW_S - 600
+    event_id = store.save_event(EventRecord("host", start, start + WINDOW_S, 0.99, 0.9, "major", top_features=[{"name": NAMES[0]}]))
+    usual = UsualRange(median=1.0, p5=0.5, p95=1.5, count=30)
+    attributions = [Attribution(name, 1.0, shap, usual) for name, shap, _ in SMALL_SHAP]
+    store.save_explanation(Explanation(event_id, "host", "tree", "v1", 0.0, 0.39, attributions).to_row())
+    app = MonitorApp(Settings(db_path=store.path, window_s=WINDOW_S), store)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_detail(app, pilot, row=0)
+        await pilot.pause()
+        bars = screen.query_one(AttributionBars)
+        lines = [bars.render_line(y).text.rstrip() for y in range(bars.size.height)]
+        usual_table = screen.query_one("#usual", DataTable)
+        await app.action_quit()
+
+    assert len(lines) == len(SMALL_SHAP)
+    for line, (name, _, number) in zip(lines, SMALL_SHAP, strict=True):
+        assert line.endswith(f" {number}")
+        assert name.removeprefix("host.")[-12:] in line
+        assert "│" in line
+    assert bars.region.right <= usual_table.region.x  # side by side, nothing pushed below
 
 
 def test_log_note_names_the_fallback() -> None:

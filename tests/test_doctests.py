@@ -1,4 +1,4 @@
-"""Run the doctests of the report, retention and example plugin modules."""
+"""Run the doctests of the report, retention, config, CLI, chart and example plugin modules."""
 
 from __future__ import annotations
 
@@ -14,7 +14,16 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "plugins"
 
 @pytest.mark.parametrize(
     "module_name",
-    ["tui_monitor.retention", "tui_monitor.reports.queries", "tui_monitor.reports.data", "tui_monitor.reports.markdown"],
+    [
+        "tui_monitor.retention",
+        "tui_monitor.reports.queries",
+        "tui_monitor.reports.data",
+        "tui_monitor.reports.markdown",
+        "tui_monitor.config",
+        "tui_monitor.cli",
+        "tui_monitor.ui.time_axis",
+        "tui_monitor.ui.detail",
+    ],
 )
 def test_module_doctests(module_name: str) -> None:
     result = doctest.testmod(importlib.import_module(module_name))

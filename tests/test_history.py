@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Input, Select, Static
+from textual_plotext import PlotextPlot
 
 from seed import EVENTS, HOUR, NOW, add_labels_table, seed_store
 from tui_monitor.store import FeatureStore, WindowRecord
@@ -31,6 +34,16 @@ def db(tmp_path: Path) -> Path:
     path = tmp_path / "monitor.db"
     seed_store(path, window_hours=24 * 8).close()
     return path
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Run the test with local time in UTC, so clock labels are known."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 async def _settle(pilot: object, screen: HistoryScreen, loads: int) -> None:
@@ -93,6 +106,25 @@ async def test_range_keys_change_span(db: Path) -> None:
         await _settle(pilot, screen, 4)
         assert screen.filters.bucket_s == 86400.0
         assert len(screen.query_one("#history-events", DataTable).rows) == len(EVENTS)
+
+
+async def test_feature_chart_axis_shows_clock_times(db: Path, utc: None) -> None:
+    # NOW is 2026-05-28 20:26:40 UTC, so the default 24 h range spans two dates.
+    app = _Host(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen_under_test
+        await _settle(pilot, screen, 1)
+        day_chart = screen.query_one("#feature-chart", PlotextPlot).render().plain  # type: ignore[union-attr]
+        await pilot.press("1")
+        await _settle(pilot, screen, 2)
+        hour_chart = screen.query_one("#feature-chart", PlotextPlot).render().plain  # type: ignore[union-attr]
+
+    for label in ("05-28 00:00", "05-28 06:00", "05-28 12:00", "05-28 18:00"):
+        assert label in day_chart
+    assert re.search(r"-\d+\.\d", day_chart) is None  # no fractional hours before the end
+    for label in ("19:30", "19:50", "20:10"):
+        assert label in hour_chart
+    assert "05-28" not in hour_chart
 
 
 async def test_bucket_key_switches_hours_and_days(db: Path) -> None:

@@ -7,17 +7,17 @@ import asyncio
 import json
 import logging
 import math
-import re
 import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 from tui_monitor import __version__
-from tui_monitor.config import apply_config, find_config, load_config
+from tui_monitor.config import apply_config, check_notify_urls, duration_seconds, find_config, load_config
 from tui_monitor.errors import ConfigError, TuiMonitorError
 from tui_monitor.alerts import targets_from
 from tui_monitor.alerts._commands import print_notifications
@@ -34,27 +34,16 @@ __all__ = ["build_parser", "main", "parse_duration"]
 
 logger = logging.getLogger(__name__)
 
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def parse_duration(text: str) -> float:
     """Parse ``90``, ``30s``, ``15m``, ``1h``, ``7d`` or ``2w`` into seconds.
 
     >>> parse_duration("1h"), parse_duration("90")
     (3600.0, 90.0)
     """
-    match = _DURATION_RE.match(text)
-    if match is None:
-        raise argparse.ArgumentTypeError(
-            f"invalid duration {text!r}: expected a number with an optional unit s, m, h, d or w, e.g. 15m or 1h"
-        )
-    seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: expected a time above 0, e.g. 15m or 1h")
-    if not math.isfinite(seconds):
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: too large; expected e.g. 15m or 7d")
-    return seconds
+    try:
+        return duration_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_seconds(text: str) -> float:
@@ -72,8 +61,8 @@ def _positive_days(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number of days {text!r}: expected e.g. 2 or 0.5") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"invalid number of days {text!r}: expected a value above 0")
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"invalid number of days {text!r}: expected a finite value above 0")
     return value
 
 
@@ -154,20 +143,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, default=None, help="calibrated score (0..1) at which a window counts as anomalous (default: 0.995)")
     parser.add_argument("--headless", action="store_true", help="run without the terminal UI; print one JSON line per anomaly on stdout")
     parser.add_argument("--duration", type=parse_duration, default=None, metavar="TIME", help="stop after this time, e.g. 60, 10m, 1h (default: run until stopped)")
-    parser.add_argument("--log-file", type=Path, default=None, metavar="PATH", help="with --headless: log to PATH, rotated at 5 MB with 3 old files kept (default: stderr)")
+    parser.add_argument(
+        "--log-file", type=Path, default=None, metavar="PATH",
+        help="write the app's own log to PATH, rotated at 5 MB with 3 old files kept "
+        f"(default: stderr with --headless, else {_ui_log_file()})",
+    )  # fmt: skip
     parser.add_argument("--plugins", type=Path, action="append", default=None, metavar="DIR", help=f"folder of plugin files; repeatable (default: {default_plugin_dir()})")
     parser.add_argument("--no-plugin-entry-points", action="store_true", help="do not load plugins from installed packages' entry points")
     parser.add_argument("--plugin-option", type=_plugin_option, action="append", default=[], metavar="NAME.KEY=VALUE", help="an option for plugin NAME; repeatable")
-    parser.add_argument("--keep-samples", type=_positive_days, default=2.0, metavar="DAYS", help="days of raw samples to keep (default: 2)")
-    parser.add_argument("--keep-windows", type=_positive_days, default=30.0, metavar="DAYS", help="days of window feature vectors to keep (default: 30)")
-    parser.add_argument("--keep-events", type=_positive_days, default=365.0, metavar="DAYS", help="days of events, labels and annotations to keep (default: 365)")
+    parser.add_argument("--keep-samples", type=_positive_days, default=None, metavar="DAYS", help="days of raw samples to keep (default: 2)")
+    parser.add_argument("--keep-windows", type=_positive_days, default=None, metavar="DAYS", help="days of window feature vectors to keep (default: 30)")
+    parser.add_argument("--keep-events", type=_positive_days, default=None, metavar="DAYS", help="days of events, labels and annotations to keep (default: 365)")
     parser.add_argument("--rules", type=Path, default=None, metavar="DIR", help=f"folder of YAML rule files (default: {default_rules_dir()})")
     parser.add_argument(
         "--notify", action="append", default=[], metavar="[TAG,TAG=]URL",
         help="Apprise URL to notify, e.g. json://127.0.0.1:8080/hook; repeatable; TAGs pick severities "
         "(minor, major, critical) or rule tags; TUI_MONITOR_NOTIFY_URLS adds more, separated by spaces",
     )  # fmt: skip
-    parser.add_argument("--retention-interval", type=_positive_seconds, default=600.0, metavar="SECONDS", help="seconds between retention prunes (default: 600)")
+    parser.add_argument("--retention-interval", type=_positive_seconds, default=None, metavar="SECONDS", help="seconds between retention prunes (default: 600)")
     parser.add_argument(
         "--db-reset-corrupt", action="store_true",
         help="if the feature store file is corrupt, rename it (kept, never deleted) to FILE.corrupt-<UTC time> and start a fresh one",
@@ -196,11 +189,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings_from(args: argparse.Namespace) -> Settings:
+def _ui_log_file() -> Path:
+    return Path(platformdirs.user_log_dir("tui-monitor")) / "tui-monitor.log"
+
+
+def _load_configured(args: argparse.Namespace) -> Settings:
+    """Return the defaults with the config file's values, checked; no options applied yet."""
     settings = Settings()
     config_path = find_config(args.config)
     if config_path is not None:
-        apply_config(settings, load_config(config_path))
+        values = load_config(config_path)
+        check_notify_urls(config_path, values.get("notify_urls", []))
+        apply_config(settings, values)
+    return settings
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    settings = _load_configured(args)
 
     # Options override the config file; list options add to its lists.
     overrides = {
@@ -212,23 +217,30 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         "warmup_windows": args.warmup,
         "threshold": args.threshold,
         "rules_dir": args.rules,
+        "duration_s": args.duration,
+        "log_file": args.log_file,
+        "samples_retention_days": args.keep_samples,
+        "windows_retention_days": args.keep_windows,
+        "events_retention_days": args.keep_events,
+        "retention_interval_s": args.retention_interval,
     }
     for key, value in overrides.items():
         if value is not None:
             setattr(settings, key, value)
+    # A flag can only switch its setting one way; without it the file decides.
+    settings.is_headless = settings.is_headless or args.headless
+    settings.is_verbose = settings.is_verbose or args.verbose
+    settings.can_reset_corrupt_db = settings.can_reset_corrupt_db or args.db_reset_corrupt
+    settings.is_entry_point_plugins = settings.is_entry_point_plugins and not args.no_plugin_entry_points
+
     settings.log_paths = [*settings.log_paths, *args.log]
     settings.endpoints = [*settings.endpoints, *(parse_endpoint(text) for text in args.url)]
     settings.processes = [*settings.processes, *(parse_process(text) for text in args.proc)]
     settings.scrapes = [*settings.scrapes, *(parse_scrape(text) for text in args.scrape)]
+    settings.plugin_dirs = [*settings.plugin_dirs, *(args.plugins or [])] or [default_plugin_dir()]
+    settings.notify_urls = [*settings.notify_urls, *args.notify]
     if args.interval is None:
         settings.host_interval_s = min(settings.host_interval_s, settings.window_s)
-    settings.samples_retention_days = args.keep_samples
-    settings.windows_retention_days = args.keep_windows
-    settings.events_retention_days = args.keep_events
-    settings.plugin_dirs = args.plugins if args.plugins is not None else [default_plugin_dir()]
-    settings.is_entry_point_plugins = not args.no_plugin_entry_points
-    settings.notify_urls = [*settings.notify_urls, *args.notify]
-    settings.retention_interval_s = args.retention_interval
     for name, key, value in args.plugin_option:
         settings.plugin_options.setdefault(name, {})[key] = value
     settings.validate()
@@ -236,12 +248,19 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _configured(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the config file's checked values (Settings field names), or {} without a file."""
+    config_path = find_config(args.config)
+    return load_config(config_path) if config_path is not None else {}
+
+
+def _db_path(args: argparse.Namespace, command_db: Path | None) -> Path:
+    """Return the store a subcommand reads: its own --db, the global --db, the config file's, the default."""
+    return command_db or args.db or _configured(args).get("db_path") or default_db_path()
+
+
 def _print_events(args: argparse.Namespace) -> int:
-    db_path = args.events_db or args.db
-    if db_path is None:
-        config_path = find_config(args.config)
-        configured = load_config(config_path).get("db_path") if config_path is not None else None
-        db_path = configured or default_db_path()
+    db_path = _db_path(args, args.events_db)
     store = FeatureStore(db_path, readonly=True)
     try:
         events = store.events_since(time.time() - args.since)
@@ -268,7 +287,7 @@ def _print_events(args: argparse.Namespace) -> int:
 def _write_report(args: argparse.Namespace) -> int:
     from tui_monitor.reports import render_report
 
-    db_path = args.report_db or args.db or default_db_path()
+    db_path = _db_path(args, args.report_db)
     text = render_report(db_path, since_s=args.since, fmt=args.format)
     if args.output is None:
         sys.stdout.write(text)
@@ -282,7 +301,7 @@ def _write_report(args: argparse.Namespace) -> int:
 
 
 def _annotate(args: argparse.Namespace) -> int:
-    db_path = args.annotate_db or args.db or default_db_path()
+    db_path = _db_path(args, args.annotate_db)
     if not Path(db_path).exists():
         raise ConfigError(f"database {str(db_path)!r} not found: run tui-monitor first, or pass the engine's file with --db PATH")
     store = FeatureStore(db_path)
@@ -297,7 +316,7 @@ def _annotate(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     from tui_monitor.feedback import list_versions, promote, rollback
 
-    db_path = getattr(args, "models_action_db", None) or args.models_db or args.db or default_db_path()
+    db_path = _db_path(args, getattr(args, "models_action_db", None) or args.models_db)
     if not Path(db_path).exists():
         raise ConfigError(f"database {str(db_path)!r} not found: run tui-monitor first, or pass the engine's file with --db PATH")
     command = getattr(args, "models_command", None)
@@ -330,11 +349,13 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _attach(args: argparse.Namespace) -> int:
-    db_path = args.attach_db or args.db or default_db_path()
+    configured = _configured(args)
+    db_path = args.attach_db or args.db or configured.get("db_path") or default_db_path()
     if not Path(db_path).exists():
         raise ConfigError(f"database {str(db_path)!r} not found: start the engine first, or pass its file with --db PATH")
     log_file = Path(platformdirs.user_log_dir("tui-monitor")) / "tui-monitor-attach.log"
-    configure_logging(level=logging.DEBUG if args.verbose else logging.INFO, log_file=log_file)
+    is_verbose = args.verbose or configured.get("is_verbose", False)
+    configure_logging(level=logging.DEBUG if is_verbose else logging.INFO, log_file=log_file)
     store = FeatureStore(db_path)
     try:
         from tui_monitor.ui.attach import AttachApp
@@ -358,9 +379,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in _SUBCOMMANDS:
             return _SUBCOMMANDS[args.command](args)
         if args.command == "rules":
-            return run_rules_command(args, args.rules or default_rules_dir(), getattr(args, "rules_db", None) or args.db or default_db_path())
+            rules_dir = args.rules or _configured(args).get("rules_dir") or default_rules_dir()
+            return run_rules_command(args, rules_dir, _db_path(args, getattr(args, "rules_db", None)))
         if args.command == "notifications":
-            return print_notifications(args.notifications_db or args.db or default_db_path(), args.since, as_json=args.json)
+            return print_notifications(_db_path(args, args.notifications_db), args.since, as_json=args.json)
         if args.command == "replay":
             from tui_monitor.replay import run_replay
 
@@ -374,15 +396,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tui-monitor: error: {exc}", file=sys.stderr)
         return 2
 
-    is_headless = args.headless or not sys.stdout.isatty()
-    level = logging.DEBUG if args.verbose else logging.INFO
-    log_file = args.log_file if is_headless else Path(platformdirs.user_log_dir("tui-monitor")) / "tui-monitor.log"
+    is_headless = settings.is_headless or not sys.stdout.isatty()
+    level = logging.DEBUG if settings.is_verbose else logging.INFO
+    log_file = settings.log_file if is_headless else settings.log_file or _ui_log_file()
     configure_logging(level=level, log_file=log_file)
     if settings.config_path is not None:
         logger.info("config loaded from %s", settings.config_path)
 
     try:
-        store = FeatureStore(settings.db_path, reset_corrupt=args.db_reset_corrupt)
+        store = FeatureStore(settings.db_path, reset_corrupt=settings.can_reset_corrupt_db)
     except TuiMonitorError as exc:
         print(f"tui-monitor: error: {exc}", file=sys.stderr)
         return 2
@@ -397,11 +419,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if is_headless:
             from tui_monitor.headless import run_headless
 
-            asyncio.run(run_headless(settings, store, duration_s=args.duration))
+            asyncio.run(run_headless(settings, store, duration_s=settings.duration_s))
         else:
             from tui_monitor.ui import MonitorApp
 
-            MonitorApp(settings, store, duration_s=args.duration, log_file=log_file).run()
+            MonitorApp(settings, store, duration_s=settings.duration_s, log_file=log_file).run()
     except KeyboardInterrupt:
         pass
     finally:

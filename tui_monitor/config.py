@@ -10,13 +10,17 @@ Every error is a ``ConfigError`` that names the file, the key path (such as
 ``sources.endpoints[2].timeout_s``) and the fix. Unknown keys are errors with
 a did-you-mean. Secrets (header values, tokens) may come from environment
 variables, by ``${NAME}`` in the value or a ``token_env`` key. They are kept
-as ``Secret`` objects, which print masked. See ``docs/config.example.toml``.
+as ``Secret`` objects, which print masked; notification URLs may contain
+``${NAME}`` too. Every command-line option of the engine has a key here
+(``FLAG_KEYS``), checked the same way; options override the file.
+See ``docs/config.example.toml``.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
+import math
 import os
 import re
 import tomllib
@@ -33,13 +37,49 @@ from tui_monitor.settings import EndpointSpec, Secret, Settings, sanitize_name
 from tui_monitor.sources.process import ProcessSpec
 from tui_monitor.sources.prometheus import ScrapeSpec
 
-__all__ = ["CONFIG_NAMES", "apply_config", "find_config", "load_config"]
+__all__ = ["CONFIG_NAMES", "FLAG_KEYS", "apply_config", "check_notify_urls", "duration_seconds", "find_config", "load_config"]
 
 logger = logging.getLogger(__name__)
 
 CONFIG_NAMES = ("tui-monitor.toml", "tui-monitor.yaml", "tui-monitor.yml")
 _USER_CONFIG_NAMES = ("config.toml", "config.yaml", "config.yml")
 _ENV_REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+# The config key of each engine option, by argparse ``dest``. ``--config``
+# itself, ``--help`` and ``--version`` have none.
+FLAG_KEYS = {
+    "db": "db", "log": "sources.logs", "url": "sources.endpoints", "proc": "sources.processes",
+    "scrape": "sources.scrapes", "window": "window_s", "interval": "sources.host.interval_s",
+    "url_interval": "sources.endpoint_interval_s", "url_timeout": "sources.endpoint_timeout_s",
+    "warmup": "warmup_windows", "threshold": "threshold", "headless": "headless", "duration": "duration",
+    "log_file": "logging.file", "verbose": "logging.verbose", "plugins": "plugins.dirs",
+    "no_plugin_entry_points": "plugins.entry_points", "plugin_option": "plugins.options",
+    "keep_samples": "retention.samples_days", "keep_windows": "retention.windows_days",
+    "keep_events": "retention.events_days", "retention_interval": "retention.interval_s",
+    "rules": "rules_dir", "notify": "notify.urls", "db_reset_corrupt": "db_reset_corrupt",
+}  # fmt: skip
+
+
+def duration_seconds(text: str) -> float:
+    """Parse ``90``, ``30s``, ``15m``, ``1h``, ``7d`` or ``2w`` into seconds.
+
+    >>> duration_seconds("1h"), duration_seconds("90")
+    (3600.0, 90.0)
+
+    Raises:
+        ValueError: ``text`` is not a time above 0; the message names it and gives an example.
+    """
+    match = _DURATION_RE.match(text)
+    if match is None:
+        raise ValueError(f"invalid duration {text!r}: expected a number with an optional unit s, m, h, d or w, e.g. 15m or 1h")
+    seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"invalid duration {text!r}: expected a time above 0, e.g. 15m or 1h")
+    if not math.isfinite(seconds):
+        raise ValueError(f"invalid duration {text!r}: too large; expected e.g. 15m or 7d")
+    return seconds
 
 
 class _Invalid(Exception):
@@ -49,10 +89,47 @@ class _Invalid(Exception):
 # -- value checkers: each returns the converted value or raises _Invalid ----------
 
 
-def _seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise _Invalid("expected a number of seconds above 0, e.g. 5 or 0.5")
+def _number(value: Any) -> float | None:
+    """Return ``value`` as a finite float, or None when it is not a number (true and false are not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
     return float(value)
+
+
+def _seconds(value: Any) -> float:
+    number = _number(value)
+    if number is None or not number > 0:
+        raise _Invalid("expected a number of seconds above 0, e.g. 5 or 0.5")
+    return number
+
+
+def _seconds_from(minimum: float) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        number = _number(value)
+        if number is None or number < minimum:
+            raise _Invalid(f"expected a number of seconds of at least {minimum:g}")
+        return number
+
+    return check
+
+
+def _days(value: Any) -> float:
+    number = _number(value)
+    if number is None or not number > 0:
+        raise _Invalid("expected a number of days above 0, e.g. 2 or 0.5")
+    return number
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            return duration_seconds(value)
+        except ValueError:
+            raise _Invalid('expected a time above 0 such as "15m", "1h" or "7d", or a number of seconds') from None
+    number = _number(value)
+    if number is None or not number > 0:
+        raise _Invalid('expected a time above 0 such as "15m", "1h" or "7d", or a number of seconds')
+    return number
 
 
 def _count(minimum: int) -> Callable[[Any], int]:
@@ -65,9 +142,10 @@ def _count(minimum: int) -> Callable[[Any], int]:
 
 
 def _fraction(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < 1.0:
+    number = _number(value)
+    if number is None or not 0.0 < number < 1.0:
         raise _Invalid("expected a number between 0 and 1, e.g. 0.98")
-    return float(value)
+    return number
 
 
 def _text(value: Any) -> str:
@@ -138,10 +216,50 @@ def _paths(value: Any) -> list[str]:
     return list(value)
 
 
+def _folders(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _Invalid('expected a list of folders, e.g. ["~/.config/tui-monitor/plugins"]')
+    return [os.path.expanduser(v) for v in value]
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _Invalid('expected a list of strings, e.g. ["json://127.0.0.1:8080/hook"]')
+    return list(value)
+
+
 # -- schemas: key -> checker --------------------------------------------------------
 
 _TOP = {
     "db": _path, "window_s": _seconds, "warmup_windows": _count(1), "threshold": _fraction, "sources": None,
+    "rules_dir": _path, "headless": _boolean, "duration": _duration, "db_reset_corrupt": _boolean,
+    "logging": None, "retention": None, "plugins": None, "notify": None,
+}  # fmt: skip
+_LOGGING = {"file": _path, "verbose": _boolean}
+_RETENTION = {"samples_days": _days, "windows_days": _days, "events_days": _days, "interval_s": _seconds}
+_PLUGINS = {"dirs": _folders, "entry_points": _boolean, "options": None}
+# Minimums as Settings.validate checks them.
+_NOTIFY = {
+    "urls": _strings, "repeat_s": _seconds_from(0.0), "rate_limit": _count(1), "rate_window_s": _seconds_from(1.0),
+    "retries": _count(0), "backoff_s": _seconds_from(0.0), "timeout_s": _seconds_from(0.1),
+}  # fmt: skip
+# Settings field of each key of the tables above, by table.
+_FIELDS = {
+    "logging": {"file": "log_file", "verbose": "is_verbose"},
+    "retention": {
+        "samples_days": "samples_retention_days", "windows_days": "windows_retention_days",
+        "events_days": "events_retention_days", "interval_s": "retention_interval_s",
+    },
+    "plugins": {"dirs": "plugin_dirs", "entry_points": "is_entry_point_plugins"},
+    "notify": {
+        "urls": "notify_urls", "repeat_s": "notify_repeat_s", "rate_limit": "notify_rate_limit",
+        "rate_window_s": "notify_rate_window_s", "retries": "notify_retries", "backoff_s": "notify_backoff_s",
+        "timeout_s": "notify_timeout_s",
+    },
 }  # fmt: skip
 _SOURCES = {
     "host": None, "logs": _paths, "processes": None, "endpoints": None, "scrapes": None,
@@ -236,9 +354,7 @@ def _check_table(table: Any, schema: dict[str, Any], where: _Where) -> dict[str,
     for key, value in table.items():
         key = str(key)
         if key not in schema:
-            close = difflib.get_close_matches(str(key), list(schema), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(schema))}"
-            raise where.key(key).error(f"unknown key; {hint}")
+            raise where.key(key).error(f"unknown key; {_unknown_key_hint(key, schema)}")
         check = schema[key]
         if check is None:
             values[key] = value
@@ -248,6 +364,17 @@ def _check_table(table: Any, schema: dict[str, Any], where: _Where) -> dict[str,
         except _Invalid as exc:
             raise where.key(key).error(f"invalid value {value!r}: {exc}") from None
     return values
+
+
+def _unknown_key_hint(key: str, schema: dict[str, Any]) -> str:
+    """Suggest the key meant: a close spelling, the config key of an option's name, or the known keys."""
+    close = difflib.get_close_matches(key, list(schema), n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    flag = key.lstrip("-").replace("-", "_")
+    if flag in FLAG_KEYS:
+        return f"did you mean {FLAG_KEYS[flag]!r}? It is the config key of the option --{flag.replace('_', '-')}"
+    return f"known keys: {', '.join(sorted(schema))}"
 
 
 def _entries(value: Any, where: _Where) -> list[Any]:
@@ -375,8 +502,75 @@ def load_config(path: Path) -> dict[str, Any]:
         if entries:
             result[key] = [build(entry, where.key(key).key(i)) for i, entry in enumerate(entries)]
     _check_unique(result, where)
+    result.update(_engine_keys(values, top))
     logger.debug("config %s sets %s", path, ", ".join(sorted(result)))
     return result
+
+
+def _engine_keys(values: dict[str, Any], top: _Where) -> dict[str, Any]:
+    """Return Settings fields for the keys that match engine options: rules, logging, retention, plugins, notify."""
+    result: dict[str, Any] = {}
+    if "rules_dir" in values:
+        result["rules_dir"] = Path(values["rules_dir"])
+    if "duration" in values:
+        result["duration_s"] = values["duration"]
+    for key, field_name in (("headless", "is_headless"), ("db_reset_corrupt", "can_reset_corrupt_db")):
+        if key in values:
+            result[field_name] = values[key]
+
+    schemas: dict[str, dict[str, Any]] = {"logging": _LOGGING, "retention": _RETENTION, "plugins": _PLUGINS, "notify": _NOTIFY}
+    for table, schema in schemas.items():
+        checked = _check_table(values.get(table, {}), schema, top.key(table))
+        for key, value in checked.items():
+            if key in _FIELDS[table]:
+                result[_FIELDS[table][key]] = value
+    if "log_file" in result:
+        result["log_file"] = Path(result["log_file"])
+    if "plugin_dirs" in result:
+        result["plugin_dirs"] = [Path(folder) for folder in result["plugin_dirs"]]
+    plugins = values.get("plugins", {})
+    if "options" in plugins:
+        result["plugin_options"] = _plugin_options(plugins["options"], top.key("plugins").key("options"))
+    if "notify_urls" in result:
+        where = top.key("notify").key("urls")
+        result["notify_urls"] = [_expand(url, where.key(i)).reveal() for i, url in enumerate(result["notify_urls"])]
+    return result
+
+
+def _plugin_options(raw: Any, where: _Where) -> dict[str, dict[str, str]]:
+    """Check ``[plugins.options.NAME]`` tables; values become text, as ``--plugin-option NAME.KEY=VALUE`` gives them."""
+    example = '[plugins.options.command] command = "uptime"'
+    if not isinstance(raw, dict):
+        raise where.error(f"expected a table of plugin names, got {raw!r}; e.g. {example}")
+    options: dict[str, dict[str, str]] = {}
+    for name, table in raw.items():
+        if not isinstance(table, dict):
+            raise where.key(str(name)).error(f"expected a table of options, got {table!r}; e.g. {example}")
+        for key, value in table.items():
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, str | int | float):
+                text = str(value)
+            else:
+                raise where.key(str(name)).key(str(key)).error(f"invalid value {value!r}: expected a string, number or true/false")
+            options.setdefault(str(name), {})[str(key)] = text
+    return options
+
+
+def check_notify_urls(path: Path, urls: list[str]) -> None:
+    """Check that Apprise recognises each notification URL of the config file ``path``.
+
+    An error names the URL's key path, such as ``notify.urls[1]``, and shows
+    the URL masked. This check is not part of ``load_config`` because it
+    imports Apprise, which commands that only read the store do not need.
+
+    Raises:
+        ConfigError: Apprise does not recognise a URL.
+    """
+    from tui_monitor.alerts import parse_target
+
+    for i, url in enumerate(urls):
+        parse_target(url, origin=f"URL at {path}: notify.urls[{i}]")
 
 
 def _check_unique(result: dict[str, Any], where: _Where) -> None:

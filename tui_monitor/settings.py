@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from tui_monitor.detectors.config import DetectorConfig
 from tui_monitor.errors import ConfigError
 
 if TYPE_CHECKING:
+    from tui_monitor.detectors.config import DetectorConfig
     from tui_monitor.sources.process import ProcessSpec
     from tui_monitor.sources.prometheus import ScrapeSpec
 
@@ -139,9 +139,11 @@ class Settings:
 
     Times are in seconds. ``warmup_windows`` is how many closed windows each
     stream's detector learns from before it may raise an anomaly.
-    Retention is in days per kind of row (``*_retention_days``); plugins
-    load from ``plugin_dirs`` and, unless ``is_entry_point_plugins`` is
-    false, from installed packages' entry points. Retraining runs every
+    ``log_file`` is the app's own log (None: stderr when headless, a file
+    in the user's log folder with the UI); ``duration_s`` stops the run
+    (None: run until stopped). Retention is in days per kind of row
+    (``*_retention_days``); plugins load from ``plugin_dirs`` and, unless
+    ``is_entry_point_plugins`` is false, from installed packages' entry points. Retraining runs every
     ``retrain_interval_s`` on the last ``retrain_span_s`` of windows, after
     ``retrain_after_labels`` new labels of a stream, and ``drift_min_windows``
     windows after drift; a gradient-boosting model joins once a stream has
@@ -190,8 +192,15 @@ class Settings:
     plugin_options: dict[str, dict[str, str]] = field(default_factory=dict)
     is_entry_point_plugins: bool = True
     rules_dir: Path = field(default_factory=default_rules_dir)
+    # How the process runs: without the UI, for a limited time, where it logs.
+    is_headless: bool = False
+    duration_s: float | None = None
+    log_file: Path | None = None
+    is_verbose: bool = False
+    can_reset_corrupt_db: bool = False
     # Apprise URLs, each optionally prefixed with TAG,TAG=; TUI_MONITOR_NOTIFY_URLS adds more.
-    notify_urls: list[str] = field(default_factory=list)
+    # They carry tokens, some expanded from the environment, so repr() leaves them out.
+    notify_urls: list[str] = field(default_factory=list, repr=False)
     notify_repeat_s: float = 3600.0
     notify_rate_limit: int = 10
     notify_rate_window_s: float = 600.0
@@ -209,6 +218,10 @@ class Settings:
 
     def detector_config(self) -> DetectorConfig:
         """Return the default detector configuration these settings describe."""
+        # Imported here because the detectors package imports river and
+        # scikit-learn, which commands that never score should not load.
+        from tui_monitor.detectors.config import DetectorConfig
+
         return DetectorConfig(
             models=tuple(self.models),
             ensemble=self.ensemble,

@@ -23,8 +23,10 @@ import math
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from river import drift
+if TYPE_CHECKING:
+    from river import drift
 
 __all__ = ["DriftFound", "DriftMonitor", "is_shifted"]
 
@@ -179,7 +181,11 @@ class DriftMonitor:
         for name, value in values.items():
             detector = detectors.get(name)
             if detector is None:
-                detector = detectors[name] = drift.ADWIN(delta=self.delta)
+                # Imported on first use: river costs about a second to import and
+                # commands that only read the store load this package too.
+                from river.drift import ADWIN
+
+                detector = detectors[name] = ADWIN(delta=self.delta)
             low, high = bounds.get(name, (value, value))
             detector.update(min(max(value, low), high))
             if detector.drift_detected:

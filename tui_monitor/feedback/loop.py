@@ -21,8 +21,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from tui_monitor.detectors import Decision, StreamDetector
 from tui_monitor.errors import DetectorError, StoreError
 from tui_monitor.feedback.drift import DriftFound, DriftMonitor
 from tui_monitor.feedback.labels import (
@@ -39,6 +39,11 @@ from tui_monitor.feedback.retrain import RetrainOutcome, RetrainPolicy, RetrainR
 from tui_monitor.feedback.trainer import TrainedModel, Trainer, train_isolation_forest, train_supervised
 from tui_monitor.settings import Settings
 from tui_monitor.store import EventRecord, FeatureStore, WindowRecord
+
+if TYPE_CHECKING:
+    # Types only: the detectors package imports river, which the model
+    # commands (``tui-monitor models``) that load this package do not need.
+    from tui_monitor.detectors import Decision, StreamDetector
 
 __all__ = ["DriftDetected", "Feedback", "FeedbackUpdate", "LabelChanged", "ModelChanged", "Review", "can_veto"]
 

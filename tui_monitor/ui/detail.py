@@ -34,22 +34,40 @@ CHART_WINDOWS_AFTER = 10
 # Log records shown from the event's windows and the ones just before them.
 LOG_WINDOWS_BEFORE = 2
 
+# Columns of an attribution's number: sign, two significant digits and an exponent, e.g. -4.8e-06.
+SHAP_VALUE_WIDTH = 8
+
 NO_LOG_RECORDS_NOTE = (
     "No log lines are stored around this event, so each log stream's line and "
     "level counts per window are shown instead."
 )
 
 
+def format_shap(value: float) -> str:
+    """Format an attribution in at most ``SHAP_VALUE_WIDTH`` characters, keeping small values readable.
+
+    Magnitudes of 1e100 or more, far beyond any SHAP value of our models, take one more.
+
+    >>> [format_shap(v) for v in (0.41, -0.0231, 3.2e-05, -4.75e-06, 12345.0, 0.0)]
+    ['+0.41', '-0.0231', '+3.2e-05', '-4.8e-06', '+1.2e+04', '0']
+    """
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    if 0.01 <= abs(value) < 1000:
+        return f"{value:+.3g}"
+    return f"{value:+.1e}"
+
+
 class AttributionBars(Static):
     """A signed bar chart of SHAP attributions, largest absolute value first.
 
     Bars to the right of the axis (red) pushed the window towards anomalous,
-    bars to the left (blue) pulled it towards normal.
+    bars to the left (blue) pulled it towards normal. The widget is exactly
+    as wide as its lines, so each feature's bar and number stay on one line.
     """
 
     DEFAULT_CSS = """
     AttributionBars {
-        width: 46;
         height: auto;
         padding: 0 1;
     }
@@ -61,6 +79,8 @@ class AttributionBars(Static):
         self.name_width = name_width
         self.rows: list[tuple[str, float]] = []
         self.prefix = ""
+        # Name, space, two bars around the axis, space, number, and the padding of 1 on each side.
+        self.styles.width = name_width + 1 + 2 * bar_width + 1 + 1 + SHAP_VALUE_WIDTH + 2
 
     def show(self, rows: list[tuple[str, float]], *, prefix: str = "") -> None:
         """Draw ``(feature, attribution)`` rows in the order given, with ``prefix`` left out of the labels."""
@@ -88,7 +108,7 @@ class AttributionBars(Static):
             else:
                 text.append(" " * self.bar_width + "│")
                 text.append("█" * cells + " " * (self.bar_width - cells), style="red")
-            text.append(f" {value:+.3g}\n")
+            text.append(f" {format_shap(value)}\n")
         text.rstrip()
         return text
 

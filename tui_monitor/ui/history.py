@@ -34,6 +34,7 @@ from tui_monitor.reports.queries import (
 )
 from tui_monitor.retention import database_size_bytes, format_bytes
 from tui_monitor.store import Annotation, FeatureStore, annotations_between
+from tui_monitor.ui.time_axis import time_ticks
 
 __all__ = ["RANGES", "HistoryData", "HistoryFilters", "HistoryScreen", "load_history"]
 
@@ -43,6 +44,8 @@ logger = logging.getLogger(__name__)
 RANGES = {"1": ("1h", 3600.0), "2": ("6h", 21600.0), "3": ("24h", 86400.0), "4": ("7d", 604800.0), "5": ("30d", 2592000.0)}
 _HOUR_S = 3600.0
 _DAY_S = 86400.0
+# Columns assumed for the feature chart before the layout has given it a size.
+_DEFAULT_CHART_WIDTH = 80
 
 
 @dataclass(frozen=True)
@@ -261,14 +264,18 @@ class HistoryScreen(Screen[None]):
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(f"{data.feature or 'no feature'} (hours before the end of the range)")
+        plt.title(data.feature or "no feature")
         if data.series:
-            xs = [(ts - data.end_ts) / _HOUR_S for ts, _ in data.series]
+            # x is seconds since the start of the range; the ticks label it with clock times.
+            xs = [ts - data.start_ts for ts, _ in data.series]
             ys = [value for _, value in data.series]
             plt.plot(xs, ys, marker="braille")
+            plt.xlim(0.0, data.end_ts - data.start_ts)
+            ticks = time_ticks(data.start_ts, data.end_ts, plot.size.width or _DEFAULT_CHART_WIDTH)
+            plt.xticks([ts - data.start_ts for ts, _ in ticks], [label for _, label in ticks])
             top = max(ys)
             for annotation in data.annotations:
-                x = (annotation.ts - data.end_ts) / _HOUR_S
+                x = annotation.ts - data.start_ts
                 plt.vline(x, "orange")
                 plt.text(annotation.text[:20], x, top, color="orange")
         plot.refresh()
