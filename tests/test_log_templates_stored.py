@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from test_engine import wait_for
 from tui_monitor.detectors.novelty import MODEL_VERSION
 from tui_monitor.engine import Engine, EventChanged, Update
 from tui_monitor.parsing import LogPipeline, MinerSettings, TemplateMiner
 from tui_monitor.settings import Settings
 from tui_monitor.store import FeatureStore
-
-
-async def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 def usual_lines(count: int, start: int = 0) -> list[str]:
@@ -58,7 +48,7 @@ async def test_engine_stores_templates_and_new_template_event(tmp_path: Path) ->
     # Past the miner's warm-up of 1,000 messages, then one message of a new kind.
     with log.open("a") as f:
         f.write("\n".join(usual_lines(1500)) + "\n")
-    assert await wait_for(lambda: count(store, "SELECT count(*) FROM log_lines") == 1500)
+    assert await wait_for(lambda: count(store, "SELECT count(*) FROM log_lines") == 1500, timeout_s=15.0)
     await asyncio.sleep(1.5)  # the window with the usual lines closes without news
     with log.open("a") as f:
         f.write("2024-05-01 12:01:00,000 ERROR app.disk: volume /srv/data is read-only, refusing writes\n")
@@ -66,7 +56,7 @@ async def test_engine_stores_templates_and_new_template_event(tmp_path: Path) ->
     def new_template_events() -> list[EventChanged]:
         return [u for u in updates if isinstance(u, EventChanged) and u.event.model_version == MODEL_VERSION]
 
-    assert await wait_for(lambda: any(u.change == "resolved" for u in new_template_events()))
+    assert await wait_for(lambda: any(u.change == "resolved" for u in new_template_events()), timeout_s=15.0)
     engine.stop()
     await task
 

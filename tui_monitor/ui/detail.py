@@ -246,6 +246,9 @@ class DetailScreen(Screen[int]):
             title.append("explanation pending…", style="dim")
         else:
             title.append("no explanation stored for this event", style="dim")
+        for feature in event.top_features:
+            if isinstance(feature.get("template"), str):  # a "new template" event lists each template
+                title.append(f"\nnew template {feature['name'].rsplit('.', 1)[-1]}: {feature['template']}")
         self.query_one("#detail-title", Static).update(title)
 
     def _show_attributions(self) -> None:
