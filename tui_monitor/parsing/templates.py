@@ -238,7 +238,7 @@ class TemplateMiner:
         self._shapes: dict[bytes, Any] = {}
         self.shape_hits = 0
         self.evictions = 0  # clusters Drain dropped past max_clusters
-        # Templates created or changed; ``resolve`` gives the same answers until this grows.
+        # Templates created or changed; ``resolve`` returns the same ids until this grows.
         self.template_changes = 0
         if state is not None:
             self._load(state)
@@ -312,11 +312,12 @@ class TemplateMiner:
         return self._drain.id_to_cluster.get(cluster_id)
 
     def count_hits(self, messages: int, cluster_ids: Iterable[int]) -> None:
-        """Account for ``messages`` cache hits whose clusters (``size`` already counted) are ``cluster_ids``.
+        """Count ``messages`` cache hits and mark ``cluster_ids`` as recently used.
 
-        Past ``max_clusters`` Drain drops the least recently used cluster;
-        the lookup with ``[]`` marks each of these as used, as a tree search
-        would. Callers batch the hits of many lines into one call.
+        The callers already added the hits to each cluster's ``size``, and
+        batch the hits of many lines into one call. Past ``max_clusters``
+        Drain drops the least recently used cluster, so the lookup with
+        ``[]`` marks each of these clusters as used, as a tree search would.
         """
         self.lines_seen += messages
         self.shape_hits += messages
