@@ -140,3 +140,12 @@ def test_miner_cache_kept_digit_tokens() -> None:
     assert miner.mine("sshd ssh2 session 17 opened")[2] is True
     assert miner.mine("sshd ssh2 session 42 opened")[2] is False
     assert miner.shape_hits == 3
+
+
+def test_tag_parses_json_lines_always() -> None:
+    pipeline = LogPipeline("log.app")
+    # pino's numeric levels: lines of one shape with different levels.
+    lines = [f'{{"level": {30 if i % 2 else 50}, "msg": "job {i} done"}}' for i in range(40)]
+    tags = pipeline.tag(lines)
+    assert tags.levels == ["info" if i % 2 else "error" for i in range(40)]
+    assert pipeline.miner.shape_hits == 38  # the message cache still skips the miner's work

@@ -251,8 +251,10 @@ class LogPipeline:
 
     def _is_shape_cacheable(self, record: LogRecord, line: str) -> bool:
         """Return whether every line of this shape starts a record with this level, whatever came before."""
-        if record.format != self.format:
-            return False  # the format's parser failed: a fallback that depends on the lines before
+        if record.format != self.format or self.format not in _SHAPE_FORMATS:
+            # The format's parser failed (a fallback that depends on the lines
+            # before), or the format changed in this batch to one not cached.
+            return False
         if record.format == "plain":
             return not looks_like_continuation(line, is_after_multiline=True)
         return "severity" not in record.fields  # a syslog priority sets the level from digits
