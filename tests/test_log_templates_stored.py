@@ -69,6 +69,7 @@ async def test_engine_stores_templates_and_new_template_event(tmp_path: Path) ->
     assert "volume <*> is read-only, refusing writes" in event.top_features[1]["template"]
     stored = store.events_since(0.0)
     assert [(e.model_version, e.state) for e in stored if e.model_version == MODEL_VERSION] == [(MODEL_VERSION, "resolved")]
+    assert [e.severity for e in stored if e.model_version == MODEL_VERSION] == ["minor"]
     window = [w for w in store.windows_since("log.app", 0.0) if w.features.get("log.app.new_templates")]
     assert len(window) == 1
     assert window[0].start == event.window_start

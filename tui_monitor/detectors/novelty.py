@@ -5,7 +5,7 @@ message: often the first sign of a functional problem. The
 ``<stream>.new_templates`` feature counts them per window, but one new
 template among thirty log features rarely moves a window's score past the
 threshold. ``NewTemplateEvents`` therefore makes each window with new
-templates an event of its own (kind ``functional``, severity ``minor``),
+templates an event of its own (kind ``functional``, base severity ``minor``),
 listing the templates with their text, so that rules and notifications
 see it like any other anomaly. The event resolves at the next window of
 the stream without new templates.
@@ -23,6 +23,9 @@ __all__ = ["MODEL_VERSION", "NewTemplateEvents"]
 MODEL_VERSION = "new-templates"
 # Templates listed in one event at most; the count covers all of them.
 _MAX_LISTED = 10
+# The event's score. The rules derive the base severity from the score
+# (``severity_for``), and below 0.995 that is ``minor``; a rule can raise it.
+_SCORE = 0.99
 
 
 class NewTemplateEvents:
@@ -64,7 +67,7 @@ class NewTemplateEvents:
                 stream=stream,
                 window_start=start,
                 window_end=end,
-                score=1.0,
+                score=_SCORE,
                 raw_score=float(len(templates)),
                 severity="minor",
                 kind="functional",
