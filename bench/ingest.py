@@ -1,15 +1,19 @@
-"""End-to-end ingest speed of the log tailing path: tail, level detection, windows, store.
+"""End-to-end log ingest speed: tail, parse, templates, window features, store.
 
 Generates a large mixed-format log: real lines from the loghub-2k corpus,
 JSON lines, logfmt, combined access log, Python tracebacks, CRLF endings and
 a few invalid UTF-8 bytes. Then runs the real engine on it with a stored
 read position at offset 0, so the whole file is read through the same code
-path as a restart. Reports lines per second until every line has been
-stored in ``log_lines`` and counted in a window, the CPU time spent, and the
-resident memory sampled over the run.
+path as a restart: every line goes through the log pipeline (format,
+multi-line joining, template mining, window features) and is stored in
+``log_lines`` with its template id. Reports lines per second of wall time
+until every line has been stored and counted in a window, lines per CPU
+second (the fair figure on a shared machine), and the resident memory
+sampled over the run.
 
-    python bench/ingest.py                 # 200 MB
-    python bench/ingest.py --size-mb 1024  # 1 GB
+    python bench/ingest.py                   # 200 MB
+    python bench/ingest.py --size-mb 1024    # 1 GB
+    python bench/ingest.py --profile 30      # where the time goes: top 30 functions by own time
 
 The last line of output is the summary.
 """
@@ -18,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
+import pstats
 import random
 import resource
 import sys
@@ -201,6 +207,7 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=None, help="folder for the log and the database (default: a temporary folder)")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the generator (default: 7)")
     parser.add_argument("--stages", action="store_true", help="also time tail, level counting and insert alone (keeps all lines in memory)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="run under cProfile and print the N functions with the most own time")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
@@ -213,7 +220,13 @@ def main() -> int:
             rates = time_stages(log, Path(folder) / "stages.db", lines)
             print("stages alone: " + ", ".join(f"{name} {rate:,.0f} lines/s" for name, rate in rates.items()))
 
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler is not None:
+            profiler.enable()
         result = asyncio.run(ingest(log, db, lines, args.window))
+        if profiler is not None:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
         if result["committed_lines"] != lines:
             print(f"error: {result['committed_lines']:,} lines committed, expected {lines:,}", file=sys.stderr)
             return 1

@@ -12,7 +12,8 @@ from textual.pilot import Pilot
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
-from tui_monitor.engine import ExplanationReady
+from tui_monitor.detectors.novelty import NewTemplateEvents
+from tui_monitor.engine import EventChanged, ExplanationReady
 from tui_monitor.explain import Attribution, Explanation, ExplanationRequest, UsualRange, compute_explanation
 from tui_monitor.settings import Settings
 from tui_monitor.store import EventRecord, FeatureStore, WindowRecord
@@ -216,14 +217,14 @@ async def test_detail_shows_stored_log_lines_errors_first(tmp_path: Path) -> Non
         # After start-up: the engine discards lines stored after its last
         # read-position checkpoint when it starts.
         await pilot.pause(0.5)
-        store.db.table("log_lines").insert_all(
+        # Lines as the engine stores them: with the level and template its pipeline found.
+        tags = app.engine.log_pipelines.tag("log.app", ["ERROR database timed out", "INFO request served"])
+        store.insert_log_lines(
             [
-                {"stream": "log.app", "ts": event.window_start + 1, "line": "INFO request served"},
-                {"stream": "log.app", "ts": event.window_start + 2, "line": "ERROR database timed out"},
+                ("log.app", event.window_start + 1, "INFO request served", tags.template_ids[1], tags.levels[1]),
+                ("log.app", event.window_start + 2, "ERROR database timed out", tags.template_ids[0], tags.levels[0]),
             ]
         )
-        # The engine's miner has seen such lines, so the page can name their templates.
-        app.engine.log_pipelines.feed("log.app", ["ERROR database timed out", "INFO request served"])
         screen = await open_detail(app, pilot, row=2)
         assert screen.event_id == ids[0]
         logs = screen.query_one("#logs", DataTable)
@@ -231,4 +232,23 @@ async def test_detail_shows_stored_log_lines_errors_first(tmp_path: Path) -> Non
         assert "ERROR database timed out" in str(logs.get_row_at(0))
         assert "database timed out" in str(logs.get_cell_at(Coordinate(0, logs.get_column_index("template"))))
         assert static_text(screen, "#logs-note").startswith("2 log lines around the event")
+        await app.action_quit()
+
+
+@pytest.mark.slow
+async def test_detail_lists_new_templates(tmp_path: Path) -> None:
+    store, _ = seed_store(tmp_path / "monitor.db")
+    start = max(w.start for w in store.windows_since("log.app", 0.0))
+    event = NewTemplateEvents().process("log.app", start, start + WINDOW_S, [(12, "volume <*> is read-only", 1)])
+    assert event is not None
+    app = MonitorApp(Settings(db_path=store.path, window_s=WINDOW_S), store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        store.save_event(event[0])
+        app.engine._publish(EventChanged(event[0], "opened"))
+        await pilot.pause()
+        screen = await open_detail(app, pilot, row=0)
+        title = static_text(screen, "#detail-title")
+        # No model scored the event, so nothing is pending; the template is named instead.
+        assert "not explained: new log templates" in title
+        assert "new template t12: volume <*> is read-only" in title
         await app.action_quit()

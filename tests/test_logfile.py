@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tui_monitor.engine import Engine
+from tui_monitor.parsing import LogPipelines
 from tui_monitor.settings import Settings
 from tui_monitor.sources import DirectoryWatcher, LogSource, Observation, SourceState
 from tui_monitor.sources.positions import PositionLedger
@@ -227,3 +228,37 @@ def test_store_discards_lines_after_checkpoint(tmp_path: Path) -> None:
     assert reopened.discard_uncommitted_log_lines() == 1
     assert reopened.committed_log_lines("log.app") == ["kept"]
     reopened.close()
+
+
+def test_source_stores_pipeline_tags_around_dropped_lines(tmp_path: Path, watcher: DirectoryWatcher, store: FeatureStore) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    pipelines = LogPipelines()
+    source = LogSource(
+        str(log), Recorder().emit, Recorder().report, watcher, ledger=PositionLedger(store), on_lines=pipelines.tag,
+        line_filter=lambda stream, lines: [line for line in lines if "health" not in line],
+    )  # fmt: skip
+    source.read_once()
+    append(log, "ERROR disk 3 failed\nINFO GET /health 200\n  at disk.py:12\nWARN slow query 17 ms\n")
+    source.read_once()
+
+    rows = store.db.conn.execute("SELECT line, level, template_id FROM log_lines ORDER BY id").fetchall()
+    assert [row[0] for row in rows] == ["ERROR disk 3 failed", "INFO GET /health 200", "  at disk.py:12", "WARN slow query 17 ms"]
+    # The dropped line is stored without tags; the continuation line gets its record's template.
+    assert [row[1] for row in rows] == ["error", None, None, "warn"]
+    assert rows[1][2] is None
+    assert rows[2][2] == rows[0][2]
+    assert rows[3][2] not in (None, rows[0][2])
+
+
+def test_source_counts_the_pipeline_levels(tmp_path: Path, watcher: DirectoryWatcher) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    recorder = Recorder()
+    source = LogSource(str(log), recorder.emit, recorder.report, watcher, on_lines=LogPipelines().tag)
+    source.read_once()
+    # A level word inside a JSON message is not the record's level.
+    append(log, '{"msg": "retry after ERROR 503", "level": "info"}\n{"level": "error", "msg": "gave up"}\n')
+    source.read_once()
+    assert recorder.count("level_error") == 1
+    assert recorder.count("level_info") == 1

@@ -10,7 +10,7 @@ import pytest
 
 from seed import EVENTS, HOUR, NOW, add_labels_table, seed_store
 from tui_monitor.retention import RetentionPolicy, database_size_bytes, prune_once, prune_table_batch, run_retention
-from tui_monitor.store import FeatureStore, annotations_between
+from tui_monitor.store import FeatureStore, LogCheckpoint, annotations_between
 
 DAY = 24 * HOUR
 
@@ -120,3 +120,34 @@ def test_settings_reject_zero_retention() -> None:
 
     with pytest.raises(ConfigError, match="--keep-samples 0"):
         Settings(samples_retention_days=0).validate()
+
+
+async def test_prune_log_lines_keeps_the_checkpointed_id(tmp_path: Path) -> None:
+    store = FeatureStore(tmp_path / "monitor.db")
+    old = NOW - 5 * DAY
+    last = store.insert_log_lines([("log.app", old + i, f"old {i}", 1, "info") for i in range(120)])
+    assert last is not None
+    store.save_log_checkpoint(LogCheckpoint(last_line_id=last))
+    store.insert_log_lines([("log.app", NOW, "read after the checkpoint", 2, None)])
+
+    deleted = await prune_once(store.db.conn, RetentionPolicy(samples_days=1, batch_rows=50), now=NOW)
+
+    # Every old line goes but the checkpointed one, so new ids stay above it
+    # and the line read after the checkpoint is still discarded at the next start.
+    assert deleted["log_lines"] == 119
+    assert [row[0] for row in store.db.conn.execute("SELECT id FROM log_lines ORDER BY id")] == [last, last + 1]
+    assert store.discard_uncommitted_log_lines() == 1
+    assert store.insert_log_lines([("log.app", NOW, "next", None, None)]) == last + 1
+    store.close()
+
+
+async def test_prune_log_lines_follows_its_own_retention(tmp_path: Path) -> None:
+    store = FeatureStore(tmp_path / "monitor.db")
+    rows = [("log.app", NOW - hours * HOUR, f"line {hours}", None, None) for hours in (30, 20, 10, 1, 0)]
+    last = store.insert_log_lines(rows)
+    store.save_log_checkpoint(LogCheckpoint(last_line_id=last))
+
+    await prune_once(store.db.conn, RetentionPolicy(samples_days=2, log_lines_days=0.5), now=NOW)
+
+    assert store.committed_log_lines() == ["line 10", "line 1", "line 0"]
+    store.close()

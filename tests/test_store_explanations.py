@@ -76,3 +76,15 @@ def test_log_records_errors_first_in_range(tmp_path: Path) -> None:
     assert [row["line"] for row in rows] == ["ERROR failed", "WARN slow", "INFO started"]
     assert [row["level"] for row in rows] == ["error", "warn", "info"]
     store.close()
+
+
+def test_log_records_carry_stored_level_and_saved_template(tmp_path: Path) -> None:
+    store = FeatureStore(tmp_path / "m.db")
+    store.insert_log_lines([("log.app", 1.0, "disk full on <sda>", 4, "error"), ("log.app", 2.0, "disk ok", 5, "info")])
+    store.save_miner_state("log.app", b"state", 2, [(4, "disk full on <*>", 1)])
+    rows = store.log_records_between(0.0, 10.0) or []
+    assert [(row["level"], row["template_id"], row["template"]) for row in rows] == [
+        ("error", 4, "disk full on <*>"),
+        ("info", 5, ""),
+    ]
+    store.close()

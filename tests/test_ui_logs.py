@@ -59,15 +59,33 @@ def test_load_log_lines_reads_newest_oldest_first(tmp_path: Path) -> None:
     rows = [("log.a", float(second), f"ERROR a{second}") for second in range(10)]
     store.insert_log_lines([("log.b", 1.0, "b1"), *rows])
     store.close()
-    streams, lines = load_log_lines(tmp_path / "monitor.db", "log.a", limit=3)
+    streams, lines, _ = load_log_lines(tmp_path / "monitor.db", "log.a", limit=3)
     assert streams == ["log.a", "log.b"]
     assert [row.line for row in lines] == ["ERROR a7", "ERROR a8", "ERROR a9"]
+    # Rows stored without a template id get their level from the line itself.
     assert lines[0].level == "error"
+    assert lines[0].template_id is None
+
+
+def test_load_log_lines_uses_stored_levels_and_templates(tmp_path: Path) -> None:
+    store = FeatureStore(tmp_path / "monitor.db")
+    store.insert_log_lines(
+        [
+            ("log.a", 1.0, "job failed: ERROR in step 3", 7, "warn"),
+            ("log.a", 1.0, "  at step 3", 7, None),
+        ]
+    )
+    store.save_miner_state("log.a", b"state", 2, [(7, "job failed: ERROR in step <*>", 2)])
+    store.close()
+    _, lines, templates = load_log_lines(tmp_path / "monitor.db", "log.a")
+    # The level the pipeline found wins over a level word inside the message.
+    assert [(row.level, row.template_id) for row in lines] == [("warn", 7), (None, 7)]
+    assert templates == {7: "job failed: ERROR in step <*>"}
 
 
 def test_load_log_lines_unknown_stream_is_empty(tmp_path: Path) -> None:
     FeatureStore(tmp_path / "monitor.db").close()
-    assert load_log_lines(tmp_path / "monitor.db", "log.none") == ([], [])
+    assert load_log_lines(tmp_path / "monitor.db", "log.none") == ([], [], {})
 
 
 def test_logs_doctests() -> None:

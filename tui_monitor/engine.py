@@ -22,6 +22,7 @@ from tui_monitor.alerts import Notifier, NotifyPolicy, targets_from
 from tui_monitor.detectors import Decision, StreamDetector, severity_for
 from tui_monitor.detectors.batch import BatchTrainer
 from tui_monitor.detectors.context import time_features
+from tui_monitor.detectors.novelty import NewTemplateEvents
 from tui_monitor.detectors.persist import load_key, restore_detectors, save_detectors
 from tui_monitor.errors import ExplanationError, TuiMonitorError
 from tui_monitor.explain import Explanation, ExplanationRequest, ExplanationWorker, kind_for, reasons
@@ -70,10 +71,14 @@ logger = logging.getLogger(__name__)
 # boundary still lands in the window it belongs to.
 _CLOSE_GRACE_S = 0.3
 
-# Bytes each log file is read per pass. Parsing and template mining run on
-# the event loop at roughly 15,000-35,000 lines/s (bench/loghub.py). A quarter
-# MiB (about 2,500 lines) therefore keeps one pass near 100 ms while a
-# backlog is read, and the rest waits on disk.
+# Bytes each log file is read per pass. The log pipeline (parsing, joining,
+# template mining, features) runs on the event loop: lines of a shape seen
+# before cost about 6 µs, first-seen shapes 40-60 µs, and storing a line
+# about 3 µs more. A quarter MiB (about 2,200 lines of the mixed benchmark
+# log) therefore takes about 13 ms of pipeline time per pass. The p99 was
+# 30 ms and the worst 58 ms, while every shape was new (bench/ingest.py's
+# log, 2-core machine at load 5). That is short enough to stay on the loop
+# while a backlog is read, and the rest waits on disk.
 _LOG_BUDGET_BYTES = 256 * 1024
 
 _LOG_COUNTS = ("lines", *(f"level_{level}" for level in LEVELS))
@@ -184,6 +189,7 @@ class Engine:
         self._watcher = DirectoryWatcher()
         self.ledger = PositionLedger(store)
         self.log_pipelines = LogPipelines(store=store)
+        self.new_templates = NewTemplateEvents()
 
         self._tasks: list[asyncio.Task[None]] = []
         self._started_at = 0.0
@@ -251,7 +257,7 @@ class Engine:
             log = LogSource(
                 pattern, self._emit, self._report, self._watcher,
                 poll_s=s.log_poll_s, coalesce_s=s.log_coalesce_s, ledger=self.ledger,
-                on_lines=self.log_pipelines.feed, line_filter=self.rules.filter_lines,
+                on_lines=self.log_pipelines.tag, line_filter=self.rules.filter_lines,
                 budget_bytes=_LOG_BUDGET_BYTES,
             )  # fmt: skip
             for stream in log.streams():
@@ -417,24 +423,37 @@ class Engine:
         """Close, score and store every window that ended by ``now``."""
         self.rules.check()
         closed = self.aggregator.close_until(now)
-        self._add_log_features(closed)
+        news = self._add_log_features(closed)
         # Log lines read before the first window still open are counted in the
         # windows closed now: their read positions are stored with them.
         checkpoint = self.ledger.take_before(window_start(now, self.settings.window_s))
-        return self.process_windows(closed, log_checkpoint=checkpoint)
+        scored = self.process_windows(closed, log_checkpoint=checkpoint)
+        for window, templates in news:
+            found = self.new_templates.process(window.stream, window.start, window.end, templates)
+            if found is not None:
+                self._raise(found[0], found[1], window.end, is_hot=found[1] != "resolved")
+        return scored
 
-    def _add_log_features(self, closed: list[ClosedWindow]) -> None:
+    def _add_log_features(self, closed: list[ClosedWindow]) -> list[tuple[ClosedWindow, list[tuple[int, str, int]]]]:
         """Add each log stream's parsed features (templates, error ratio, access-log figures).
 
         The pipeline counts since its last window, so when several windows of
         a stream close at once (after a stall) the latest one gets them. The
         source's own line and level counts, which follow the windows exactly,
         win over the pipeline's where both exist.
+
+        Returns:
+            Each log stream's latest closed window with the templates first
+            seen in it (id, text, records).
         """
         latest = {w.stream: w for w in closed if w.stream in self.log_pipelines.pipelines}
+        news = []
         for stream, window in latest.items():
-            for name, value in self.log_pipelines.window_features(stream).items():
+            pipeline = self.log_pipelines.pipeline(stream)
+            for name, value in pipeline.window_features().items():
                 window.features.setdefault(name, value)
+            news.append((window, pipeline.new_templates()))
+        return news
 
     def process_windows(self, closed: list[ClosedWindow], *, log_checkpoint: LogCheckpoint | None = None) -> list[WindowScored]:
         """Score and store closed windows, oldest first, and publish the results."""
@@ -562,7 +581,13 @@ class Engine:
                 event.top_features = decision.top_features
             change = "updated"
 
-        outcome = self.rules.evaluator.evaluate(event, change, window.end, is_hot=decision.is_hot)
+        self._raise(event, change, window.end, is_hot=decision.is_hot)
+        if change == "opened":
+            self._request_explanation(event, window)
+
+    def _raise(self, event: EventRecord, change: str, ts: float, *, is_hot: bool) -> None:
+        """Apply the rules to an event's change at ``ts``, store it, publish it and notify."""
+        outcome = self.rules.evaluator.evaluate(event, change, ts, is_hot=is_hot)
         event.severity = outcome.severity
         if change == "opened":
             names = ", ".join(f["name"] for f in event.top_features[:3])
@@ -570,10 +595,9 @@ class Engine:
             logger.warning("anomaly on %s (score %.3f): %s%s", event.stream, event.score, names, quiet)
         self._record_event(event, change, outcome)
         if event.id is not None:
-            save_rule_outcome(self.store, event.id, outcome, window.end)
-        self.notifier.on_event(event, outcome, window.end)
-        if change == "opened":
-            self._request_explanation(event, window)
+            save_rule_outcome(self.store, event.id, outcome, ts)
+        self.notifier.on_event(event, outcome, ts)
+
     # -- explanations -------------------------------------------------------------
 
     def _request_explanation(self, event: EventRecord, window: WindowRecord) -> None:

@@ -1,8 +1,15 @@
 """Retention: prune old rows of the feature store in small batches.
 
-Raw samples are the bulk of the file (about 17 MB a day at one 20-float row
-per second), windows are smaller and events, annotations and labels are tiny
-and worth keeping for a year. Each batch deletes at most ``batch_rows`` rows
+Raw samples and stored log lines are the bulk of the file. Samples take
+about 17 MB a day at one 20-float row per second, and log lines about 1.5
+times the size of the logs read. Windows are smaller, and events,
+annotations and labels are tiny and worth keeping for a year. Log lines are
+raw data like samples and are kept as long, unless ``log_lines_days`` is set.
+
+The ``templates`` table is not pruned. It has one row per template a
+stream's miner ever saved (at most a few thousand, bounded by the miner's
+``max_clusters`` and what it saw), stored lines refer to those ids, and the
+saved miner state refers to the same templates. Each batch deletes at most ``batch_rows`` rows
 in its own transaction, so the writer lock is held for milliseconds and the
 event loop runs between batches.
 """
@@ -16,7 +23,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RetentionPolicy", "database_size_bytes", "format_bytes", "prune_once", "prune_table_batch", "run_retention"]
+__all__ = [
+    "RetentionPolicy",
+    "database_size_bytes",
+    "format_bytes",
+    "prune_log_lines_batch",
+    "prune_once",
+    "prune_table_batch",
+    "run_retention",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +46,7 @@ class RetentionPolicy:
     windows_days: float = 30.0
     events_days: float = 365.0
     batch_rows: int = 5000
+    log_lines_days: float | None = None  # None: as long as samples
 
     def cutoffs(self, now: float) -> list[tuple[str, str, float]]:
         """Return ``(table, time column, cutoff)`` for every pruned table.
@@ -69,6 +85,28 @@ def prune_table_batch(conn: sqlite3.Connection, table: str, column: str, cutoff:
     return cursor.rowcount
 
 
+def prune_log_lines_batch(conn: sqlite3.Connection, cutoff: float, batch_rows: int) -> int:
+    """Delete up to ``batch_rows`` of the oldest log lines read before ``cutoff`` in one transaction.
+
+    Only lines below the last checkpoint's ``last_line_id`` go, and the row
+    with that id stays. SQLite gives a new row the largest id plus one, so an
+    emptied table would hand out ids the checkpoint already covers, and a
+    crash would then keep lines that are read again (see
+    ``PositionLedger.recover``). Lines are looked at in id order, which is
+    read order, so each batch reads only the rows it deletes.
+
+    Returns:
+        The number of lines deleted; below ``batch_rows`` means the table is done.
+    """
+    with conn:
+        cursor = conn.execute(
+            "DELETE FROM log_lines WHERE id IN (SELECT id FROM log_lines WHERE id < "
+            "coalesce((SELECT last_line_id FROM log_checkpoints WHERE id = 1), 0) ORDER BY id LIMIT ?) AND ts < ?",
+            (batch_rows, cutoff),
+        )
+    return cursor.rowcount
+
+
 def _has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
     columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
     return column in columns
@@ -97,6 +135,17 @@ async def prune_once(conn: sqlite3.Connection, policy: RetentionPolicy, *, now: 
                 break
         if total:
             deleted[table] = total
+    if _has_column(conn, "log_lines", "ts") and _has_column(conn, "log_checkpoints", "last_line_id"):
+        days = policy.samples_days if policy.log_lines_days is None else policy.log_lines_days
+        total = 0
+        while True:
+            count = prune_log_lines_batch(conn, now - days * _DAY_S, policy.batch_rows)
+            total += count
+            await asyncio.sleep(0)
+            if count < policy.batch_rows:
+                break
+        if total:
+            deleted["log_lines"] = total
     return deleted
 
 

@@ -92,6 +92,9 @@ def _reason(feature: dict[str, object]) -> str:
     if isinstance(median, int | float):
         text += f" (usual {median:.4g}"
         text += f", z {z:+.1f})" if isinstance(z, int | float) else ")"
+    template = feature.get("template")
+    if isinstance(template, str):
+        text += f": {template}"  # a log template first seen in this event
     return text
 
 

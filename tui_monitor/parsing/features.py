@@ -19,11 +19,15 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
+from typing import Any
 
 from tui_monitor.parsing.records import LEVELS, LogRecord
 
 __all__ = ["LogWindowFeatures", "percentile"]
 
+# Templates first seen in one window that are kept by id for the
+# "new template" event; the feature counts all of them.
+_MAX_NEW_IDS = 20
 # Each closed window multiplies the template ranking counts by this, so a
 # template frequent an hour ago gives way to one frequent now.
 _RANK_DECAY = 0.98
@@ -58,6 +62,10 @@ class LogWindowFeatures:
         self.top_templates = top_templates
         self._rank: dict[int, float] = {}
         self._has_access = False
+        self.new_template_ids: list[int] = []
+        """Ids of the templates first seen in the window ``collect`` closed last (at most 20)."""
+        self.template_counts: dict[int, int] = {}
+        """Records of each of those templates in that window."""
         self._reset()
 
     def _reset(self) -> None:
@@ -65,6 +73,7 @@ class LogWindowFeatures:
         self._levels: Counter[str] = Counter()
         self._records = 0
         self._new_templates = 0
+        self._new_ids: list[int] = []
         self._templates: Counter[int] = Counter()
         self._requests = 0
         self._status_4xx = 0
@@ -74,28 +83,43 @@ class LogWindowFeatures:
 
     def add(self, record: LogRecord) -> None:
         """Count one record in the open window."""
-        self._records += 1
-        self._lines += record.line_count
-        if record.level is not None:
-            self._levels[record.level] += 1
-        if record.template_id is not None:
-            self._templates[record.template_id] += 1
-            self._rank[record.template_id] = self._rank.get(record.template_id, 0.0) + 1.0
-        if record.is_new_template:
-            self._new_templates += 1
-        status = record.fields.get("status")
-        if record.format == "access" and isinstance(status, int):
-            self._count_request(record, status)
+        access = record.fields if record.format == "access" else None
+        self.count(record.level, record.template_id, record.is_new_template, record.line_count, access)
 
-    def _count_request(self, record: LogRecord, status: int) -> None:
+    def count(
+        self,
+        level: str | None,
+        template_id: int | None,
+        is_new_template: bool,
+        lines: int,
+        access_fields: dict[str, Any] | None = None,
+    ) -> None:
+        """Count one record given by its parts: ``access_fields`` are an access-log record's fields."""
+        self._records += 1
+        self._lines += lines
+        if level is not None:
+            self._levels[level] += 1
+        if template_id is not None:
+            self._templates[template_id] += 1
+            self._rank[template_id] = self._rank.get(template_id, 0.0) + 1.0
+        if is_new_template:
+            self._new_templates += 1
+            if template_id is not None and len(self._new_ids) < _MAX_NEW_IDS:
+                self._new_ids.append(template_id)
+        if access_fields is not None:
+            status = access_fields.get("status")
+            if isinstance(status, int):
+                self._count_request(access_fields, status)
+
+    def _count_request(self, fields: dict[str, Any], status: int) -> None:
         self._has_access = True
         self._requests += 1
         if 400 <= status < 500:
             self._status_4xx += 1
         elif status >= 500:
             self._status_5xx += 1
-        self._bytes += int(record.fields.get("bytes", 0))
-        latency_ms = record.fields.get("request_time_ms")
+        self._bytes += int(fields.get("bytes", 0))
+        latency_ms = fields.get("request_time_ms")
         if latency_ms is not None:
             self._latencies_ms.append(float(latency_ms))
 
@@ -118,6 +142,8 @@ class LogWindowFeatures:
             self._rank[template_id] *= _RANK_DECAY
             if self._rank[template_id] < 0.01:
                 del self._rank[template_id]
+        self.new_template_ids = self._new_ids
+        self.template_counts = {template_id: self._templates[template_id] for template_id in self._new_ids}
         self._reset()
         return features
 

@@ -4,6 +4,12 @@ Messages (headers already stripped) are masked with one alternation regex
 and then clustered by Drain3's fixed-depth tree. Each cluster is a template
 with a stable integer id. The miner's state serializes to bytes so the ids
 survive restarts; the pipeline keeps it in the feature store.
+
+Masking and the tree cost 20-30 µs per message, while most messages of a
+log repeat a shape seen before with other numbers. A bounded cache from the
+message's shape (``shape_key``: its bytes with every digit turned into 0)
+to its Drain cluster lets those skip both: a cache hit only counts the
+message in its cluster.
 """
 
 from __future__ import annotations
@@ -11,23 +17,111 @@ from __future__ import annotations
 import io
 import logging
 import pickle
+import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from drain3.drain import Drain
+from drain3.drain import Drain, LogCluster, LogClusterCache
 
 from tui_monitor.errors import StoreError
 from tui_monitor.parsing.masks import WILDCARD, mask_message
 from tui_monitor.parsing.siblings import WORD_RE, SiblingMerger
 
-__all__ = ["MinerSettings", "TemplateMatch", "TemplateMiner"]
+__all__ = ["MinerSettings", "TemplateMatch", "TemplateMiner", "shape_key"]
 
 logger = logging.getLogger(__name__)
 
 
 _WORD_RE = WORD_RE
+
+# Shapes remembered per miner. A shape key of a 200-byte message costs about
+# 250 bytes with its entry, so the cache stays under about 5 MiB; when it is
+# full the oldest shape goes (messages made unique by hex ids never repeat).
+SHAPE_CACHE_SIZE = 20_000
+
+DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_DIGIT_RE = re.compile(r"\d")
+
+
+def shape_key(text: str) -> bytes:
+    """Return the shape of ``text``: its UTF-8 bytes with every ASCII digit turned into 0.
+
+    Lengths are kept, so patterns that count digits (IP octets, glog's
+    ``I0501``) see the same thing in every text of one shape. Only patterns
+    that look at a digit's value could tell two texts of one shape apart:
+    the masks test one, the ``0x`` of hex numbers, and levels written as
+    numbers (HTTP status, syslog priority) are never cached by shape.
+    One ``bytes.translate`` costs about 0.3 µs for a 150-byte line, against
+    2 µs for a regex that folds digit runs.
+
+    >>> shape_key("took 12 ms on node-7")
+    b'took 00 ms on node-0'
+    """
+    return text.encode("utf-8", "surrogatepass").translate(DIGITS_TO_ZERO)
+
+
+def kept_digit_tokens(cluster: LogCluster) -> tuple[str, ...]:
+    """Return the template tokens of ``cluster`` that hold a digit (``ssh2``, ``user1``).
+
+    Texts of one shape differ only in digits, so they differ from the
+    template only in these tokens and in its variables. A text with other
+    digits there ("user2") could make Drain choose another cluster or turn
+    the token into a variable. So a cache hit is only taken for a text that
+    contains every one of them.
+
+    >>> kept_digit_tokens(LogCluster(["Failed", "password", "<*>", "ssh2"], 1))
+    ('ssh2',)
+    """
+    return tuple(token for token in cluster.log_template_tokens if _DIGIT_RE.search(token) is not None)
+
+
+def remember(cache: dict[bytes, Any], key: bytes, value: Any, limit: int) -> None:
+    """Put ``key`` in a bounded first-in, first-out ``cache``."""
+    if len(cache) >= limit:
+        del cache[next(iter(cache))]
+    cache[key] = value
+
+
+# Entries kept for one shape whose template has tokens with digits: one per
+# variant (host names dn14, dn15, ... in a message of one shape).
+_MAX_VARIANTS = 8
+
+
+def find_entry(found: Any, text: str) -> Any:
+    """Return the shape-cache entry in ``found`` whose kept digit tokens all occur in ``text``, or None.
+
+    ``found`` is what a shape cache holds for the text's shape (or None): an
+    entry tuple whose last item is its kept digit tokens, or a list of such
+    entries, one per variant.
+    """
+    if found is None:
+        return None
+    if found.__class__ is list:
+        for entry in found:
+            if all(token in text for token in entry[-1]):
+                return entry
+        return None
+    return found if all(token in text for token in found[-1]) else None
+
+
+def store_entry(cache: dict[bytes, Any], key: bytes, entry: tuple[Any, ...], limit: int) -> None:
+    """Cache ``entry`` (last item: its kept digit tokens) for shape ``key``, next to the shape's other variants."""
+    if not entry[-1]:
+        remember(cache, key, entry, limit)
+        return
+    current = cache.get(key)
+    if current.__class__ is list:
+        variants = current
+    elif current is None or not current[-1]:
+        variants = []
+    else:
+        variants = [current]
+    variants = [variant for variant in variants if variant[-1] != entry[-1]][-(_MAX_VARIANTS - 1) :]
+    variants.append(entry)
+    remember(cache, key, variants, limit)
+
 
 # The only classes a saved miner state may contain. Unpickling runs code of
 # the classes it names, so a state that names any other class is rejected.
@@ -140,6 +234,12 @@ class TemplateMiner:
         self.lines_seen = 0
         self._drain = self._new_drain()
         self._siblings = SiblingMerger(self.settings.min_word_values)
+        # shape -> (cluster id, kept digit tokens), or a list of those (see store_entry)
+        self._shapes: dict[bytes, Any] = {}
+        self.shape_hits = 0
+        self.evictions = 0  # clusters Drain dropped past max_clusters
+        # Templates created or changed; ``resolve`` returns the same ids until this grows.
+        self.template_changes = 0
         if state is not None:
             self._load(state)
 
@@ -158,9 +258,34 @@ class TemplateMiner:
 
     def add(self, message: str) -> TemplateMatch:
         """Mask ``message``, add it to its template and return the match."""
-        masked = mask_message(message)
-        cluster, change = self._drain.add_log_message(masked)
+        _, template_id, is_new = self.mine(message)
+        return TemplateMatch(template_id, self.template(template_id) or "", is_new)
+
+    def mine(self, message: str) -> tuple[int, int, bool]:
+        """Add ``message`` to its template; return (Drain cluster id, template id, is new).
+
+        A message whose shape was mined before joins that shape's cluster
+        without masking or a tree search, and is never a new template, as
+        long as it contains the template's tokens with digits (see
+        ``kept_digit_tokens``). The template id is the cluster id, or the id
+        of the template it was merged into (``resolve``).
+        """
+        key = shape_key(message)
+        known = find_entry(self._shapes.get(key), message)
+        if known is not None:
+            template_id = self.count_hit(known[0])
+            if template_id is not None:
+                return known[0], template_id, False
+        size = len(self._drain.id_to_cluster)
+        cluster, change = self._drain.add_log_message(mask_message(message))
         self.lines_seen += 1
+        if change == "cluster_created" and len(self._drain.id_to_cluster) <= size:
+            # Drain dropped its least recently used cluster: forget every
+            # shape, since some may lead to it (rare: max_clusters is large).
+            self.evictions += 1
+            self._shapes.clear()
+        if change != "none":
+            self.template_changes += 1
         if change != "none" and self.settings.min_word_values:
             self._siblings.observe(cluster.cluster_id, tuple(cluster.log_template_tokens))
             self._widen_root(cluster.cluster_id)
@@ -170,7 +295,37 @@ class TemplateMiner:
             and template_id == cluster.cluster_id
             and self.lines_seen > self.settings.warmup_lines
         )
-        return TemplateMatch(template_id, self.template(template_id) or "", is_new)
+        store_entry(self._shapes, key, (cluster.cluster_id, kept_digit_tokens(cluster)), SHAPE_CACHE_SIZE)
+        return cluster.cluster_id, template_id, is_new
+
+    def count_hit(self, cluster_id: int) -> int | None:
+        """Count one more message of a known cluster; return its template id, or None if the cluster is gone."""
+        cluster = self.cluster(cluster_id)
+        if cluster is None:
+            return None
+        cluster.size += 1
+        self.count_hits(1, (cluster_id,))
+        return self._siblings.resolve(cluster_id)
+
+    def cluster(self, cluster_id: int) -> LogCluster | None:
+        """Return a Drain cluster by id, or None once Drain dropped it; does not mark it used."""
+        return self._drain.id_to_cluster.get(cluster_id)
+
+    def count_hits(self, messages: int, cluster_ids: Iterable[int]) -> None:
+        """Count ``messages`` cache hits and mark ``cluster_ids`` as recently used.
+
+        The callers already added the hits to each cluster's ``size``, and
+        batch the hits of many lines into one call. Past ``max_clusters``
+        Drain drops the least recently used cluster, so the lookup with
+        ``[]`` marks each of these clusters as used, as a tree search would.
+        """
+        self.lines_seen += messages
+        self.shape_hits += messages
+        clusters = self._drain.id_to_cluster
+        if isinstance(clusters, LogClusterCache):
+            for cluster_id in cluster_ids:
+                if cluster_id in clusters:
+                    clusters[cluster_id]  # noqa: B018 - the lookup moves it to the recent end
 
     def match(self, message: str) -> TemplateMatch | None:
         """Return the existing template ``message`` fits, or None; learns nothing.

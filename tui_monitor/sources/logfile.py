@@ -22,6 +22,7 @@ import os
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +39,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
+from tui_monitor.parsing.pipeline import LineTags
 from tui_monitor.settings import sanitize_name
 from tui_monitor.sources.base import Observation, ObservationSink, SourceState, StateSink
 from tui_monitor.sources.follow import READ_CHUNK_BYTES, FileFollower, ReadResult
@@ -215,7 +217,10 @@ class LogSource:
         budget_bytes: maximum bytes read per file per pass.
         is_backlogged: returns True while the consumer of ``on_lines`` cannot
             take more; the source then reads later instead of buffering.
-        on_lines: receives each batch of lines of a stream, after ``line_filter``.
+        on_lines: receives each batch of lines of a stream, after ``line_filter``;
+            when it returns ``LineTags`` (the log pipeline's ``tag``), their
+            levels are counted instead of ``detect_level``'s and the template
+            ids and levels are stored with the lines.
         line_filter: returns the lines to keep (rules that drop health-check
             or debug noise); the others are counted as ``dropped_lines``.
     """
@@ -356,16 +361,24 @@ class LogSource:
             # Dropped lines are still stored and checkpointed below; they only
             # stay out of the counts and the parsing pipeline.
             lines = self._line_filter(stream, lines)
+        tags = None
         if lines and self._on_lines is not None:
-            self._on_lines(stream, lines)
+            found = self._on_lines(stream, lines)
+            tags = found if isinstance(found, LineTags) and len(found.levels) == len(lines) else None
         # The observation and the ledger entry share ``ts``, so the positions
         # are persisted with the window that counts these lines.
-        observation = _count_levels(stream, lines, result.truncated_lines, ts)
+        observation = _count_levels(stream, lines, result.truncated_lines, ts, tags)
         if len(lines) != len(result.lines):
             observation.counts["dropped_lines"] = float(len(result.lines) - len(lines))
         self._emit(observation)
         if self._ledger is not None:
-            self._ledger.record(path, stream, ts, result.lines, result.positions, result.dropped)
+            if tags is not None and len(lines) != len(result.lines):
+                tags = _align(result.lines, lines, tags)
+            self._ledger.record(
+                path, stream, ts, result.lines, result.positions, result.dropped,
+                template_ids=None if tags is None else tags.template_ids,
+                levels=None if tags is None else tags.levels,
+            )  # fmt: skip
         for position in result.dropped:
             self._retired[position.identity] = position
             if len(self._retired) > _MAX_RETIRED:
@@ -431,14 +444,31 @@ def describe_lag(lag_bytes: int) -> str:
     return f"following, {lag_bytes} bytes behind"
 
 
-def _count_levels(stream: str, lines: list[str], truncated_lines: int, ts: float) -> Observation:
+def _count_levels(stream: str, lines: list[str], truncated_lines: int, ts: float, tags: LineTags | None = None) -> Observation:
+    """Count lines and lines per level: the levels the pipeline found, or ``detect_level`` without one."""
     counts: dict[str, float] = {"lines": float(len(lines))}
     for level in LEVELS:
         counts[f"level_{level}"] = 0.0
-    for line in lines:
-        found = detect_level(line)
+    levels = tags.levels if tags is not None else map(detect_level, lines)
+    for found, count in Counter(levels).items():
         if found is not None:
-            counts[f"level_{found}"] += 1.0
+            counts[f"level_{found}"] += float(count)
     if truncated_lines:
         counts["truncated_lines"] = float(truncated_lines)
     return Observation(stream=stream, ts=ts, counts=counts)
+
+
+def _align(all_lines: list[str], kept: list[str], tags: LineTags) -> LineTags:
+    """Spread the tags of ``kept`` (a filtered subsequence of ``all_lines``) over ``all_lines``.
+
+    The filter returns the same string objects it kept, so identity finds them.
+    """
+    levels: list[str | None] = [None] * len(all_lines)
+    template_ids: list[int | None] = [None] * len(all_lines)
+    at = 0
+    for index, line in enumerate(all_lines):
+        if at < len(kept) and kept[at] is line:
+            levels[index] = tags.levels[at]
+            template_ids[index] = tags.template_ids[at]
+            at += 1
+    return LineTags(levels, template_ids)

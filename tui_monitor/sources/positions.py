@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING
@@ -131,11 +132,25 @@ class PositionLedger:
         lines: list[str],
         positions: list[FilePosition],
         dropped: list[FilePosition],
+        template_ids: Sequence[int | None] | None = None,
+        levels: Sequence[str | None] | None = None,
     ) -> None:
-        """Store ``lines`` of ``stream`` read at ``ts`` and queue the positions they reached."""
+        """Store ``lines`` of ``stream`` read at ``ts`` and queue the positions they reached.
+
+        ``template_ids`` and ``levels``, when given, hold one value per line
+        and are stored with it (see ``LineTags``).
+        """
         last_line_id = None
         if self.store is not None and lines:
-            last_line_id = self.store.insert_log_lines(zip(repeat(stream), repeat(ts), lines))
+            last_line_id = self.store.insert_log_lines(
+                zip(
+                    repeat(stream),
+                    repeat(ts),
+                    lines,
+                    repeat(None) if template_ids is None else template_ids,
+                    repeat(None) if levels is None else levels,
+                )
+            )
         self.lines_recorded += len(lines)
         if positions or dropped or last_line_id is not None:
             self._pending.append(_Entry(ts, path, positions, dropped, last_line_id))

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable
+from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -355,16 +356,24 @@ class FeatureStore:
                 (checkpoint.last_line_id, now),
             )
 
-    def insert_log_lines(self, rows: Iterable[tuple[str, float, str]]) -> int | None:
-        """Insert ``(stream, ts, line)`` rows in one transaction; return the last row id, or None for no rows.
+    def insert_log_lines(self, rows: Iterable[tuple[Any, ...]]) -> int | None:
+        """Insert log lines in one transaction; return the last row id, or None for no rows.
 
-        ``discard_uncommitted_log_lines`` deletes the rows again until a
-        checkpoint with an equal or higher ``last_line_id`` is written.
+        Rows are ``(stream, ts, line)`` or ``(stream, ts, line, template_id,
+        level)``, all of one kind. ``discard_uncommitted_log_lines`` deletes
+        the rows again until a checkpoint with an equal or higher
+        ``last_line_id`` is written.
         """
+        remaining = iter(rows)
+        first = next(remaining, None)
+        if first is None:
+            return None
+        if len(first) == 5:
+            sql = "INSERT INTO log_lines (stream, ts, line, template_id, level) VALUES (?, ?, ?, ?, ?)"
+        else:
+            sql = "INSERT INTO log_lines (stream, ts, line) VALUES (?, ?, ?)"
         with self._conn:
-            cursor = self._conn.executemany("INSERT INTO log_lines (stream, ts, line) VALUES (?, ?, ?)", rows)
-            if cursor.rowcount <= 0:
-                return None
+            self._conn.executemany(sql, chain((first,), remaining))
             row = self._conn.execute("SELECT last_insert_rowid()").fetchone()
         return int(row[0])
 
@@ -547,30 +556,38 @@ class FeatureStore:
     def log_records_between(self, start_ts: float, end_ts: float, *, limit: int = 200) -> list[dict[str, Any]] | None:
         """Return the log lines read in ``[start_ts, end_ts)``, errors first, or None when none are stored.
 
-        Each row has ``time`` (HH:MM:SS), ``stream``, ``level`` (from the
-        line's level word, or empty) and ``line``. Errors come first, then
-        warnings, then the rest, each oldest first, so the lines that explain
-        an anomaly are at the top.
-
-        NOTE: template ids are not stored per line, so the rows carry no
-        template; the template miner's state is per stream in ``templates``.
+        Each row has ``time`` (HH:MM:SS), ``stream``, ``level`` (as the log
+        pipeline found it, or from the line's level word for lines stored
+        before levels were), ``line``, ``template_id`` (or None) and
+        ``template``, the template's text as of the miner's last save (or
+        empty). Errors come first, then warnings, then the rest, each oldest
+        first, so the lines that explain an anomaly are at the top.
         """
         if "log_lines" not in self.db.table_names():
             return None
         from tui_monitor.sources.logfile import detect_level
 
-        rows = self.db.query(
-            "SELECT ts, stream, line FROM log_lines WHERE ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
+        # The streams first (one index seek each), then each stream's lines
+        # by the (stream, ts) index: a range on ts alone would scan the table.
+        rows = self._conn.execute(
+            "WITH RECURSIVE s(name) AS (SELECT min(stream) FROM log_lines UNION ALL "
+            "SELECT (SELECT min(stream) FROM log_lines WHERE stream > s.name) FROM s WHERE s.name IS NOT NULL) "
+            "SELECT l.ts, l.stream, l.line, l.level, l.template_id, t.template FROM s "
+            "JOIN log_lines AS l ON l.stream = s.name AND l.ts >= ? AND l.ts < ? "
+            "LEFT JOIN templates AS t ON t.stream = l.stream AND t.template_id = l.template_id "
+            "ORDER BY l.ts LIMIT ?",
             [start_ts, end_ts, limit * 10],
         )
         records = [
             {
-                "time": time.strftime("%H:%M:%S", time.localtime(row["ts"])),
-                "stream": row["stream"],
-                "level": detect_level(row["line"]) or "",
-                "line": row["line"],
+                "time": time.strftime("%H:%M:%S", time.localtime(ts)),
+                "stream": stream,
+                "level": (level if template_id is not None else detect_level(line)) or "",
+                "line": line,
+                "template_id": template_id,
+                "template": template or "",
             }
-            for row in rows
+            for ts, stream, line, level, template_id, template in rows
         ]
         rank = {"error": 0, "warn": 1}
         records.sort(key=lambda record: rank.get(record["level"], 2))

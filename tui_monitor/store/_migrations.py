@@ -233,6 +233,14 @@ def _feedback(db: sqlite_utils.Database) -> None:
     db.table("model_scores").create_index(["stream", "start"])
 
 
+def _log_line_templates(db: sqlite_utils.Database) -> None:
+    # Each stored line with the template of the record it belongs to and the
+    # level of the record it starts (NULL for continuation lines), as the
+    # log pipeline found them when the line was read.
+    db.execute("ALTER TABLE log_lines ADD COLUMN template_id INTEGER")
+    db.execute("ALTER TABLE log_lines ADD COLUMN level TEXT")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_annotations", _annotations),
@@ -243,6 +251,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0007_log_positions", _log_positions),
     ("0008_detector_state", _detector_state),
     ("0009_feedback", _feedback),
+    ("0010_log_line_templates", _log_line_templates),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

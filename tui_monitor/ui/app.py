@@ -30,7 +30,7 @@ from tui_monitor.engine import (
 )
 from tui_monitor.feedback import FALSE_POSITIVE, Label, labelling_order, propose_rule
 from tui_monitor.explain import Explanation, reasons
-from tui_monitor.parsing import strip_header
+from tui_monitor.detectors.novelty import MODEL_VERSION as NEW_TEMPLATES
 from tui_monitor.settings import Settings
 from tui_monitor.errors import StoreError
 from tui_monitor.retention import database_size_bytes, format_bytes
@@ -199,7 +199,10 @@ class MonitorApp(App[None]):
         elif isinstance(update, EventChanged):
             if update.event.id is not None:
                 self.events[update.event.id] = update.event
-                if update.change == "opened":
+                if update.change == "opened" and update.event.model_version == NEW_TEMPLATES:
+                    # No model scored it, so the engine explains nothing: its top features list the templates.
+                    self.explain_errors[update.event.id] = "new log templates, listed among the top features"
+                elif update.change == "opened":
                     self.explain_pending.add(update.event.id)
                 if update.outcome is not None and update.outcome.suppressed_by:
                     self.suppressed_by[update.event.id] = update.outcome.suppressed_by
@@ -356,13 +359,12 @@ class MonitorApp(App[None]):
         )
         self.push_screen(screen, self._follow_detail)
 
-    def _template_of(self, stream: str, line: str) -> str | None:
-        """Return the template text the engine's miner fits ``line`` to, or None (learns nothing)."""
+    def _template_of(self, stream: str, template_id: int) -> str | None:
+        """Return the current text of a template stored with a line, from the engine's miner, or None."""
         pipeline = self.engine.log_pipelines.pipelines.get(stream)
         if pipeline is None:
             return None
-        match = pipeline.miner.match(strip_header(line))
-        return None if match is None else match.template
+        return pipeline.miner.template(pipeline.miner.resolve(template_id))
 
     def _follow_detail(self, event_id: int | None) -> None:
         table = self.query_one("#events", DataTable)

@@ -172,11 +172,11 @@ class DetailScreen(Screen[int]):
         window_s: float,
         errors: dict[int, str] | None = None,
         pending: set[int] | None = None,
-        template_of: Callable[[str, str], str | None] | None = None,
+        template_of: Callable[[str, int], str | None] | None = None,
     ) -> None:
         super().__init__()
         self.store = store
-        # (stream, line) -> the line's template text, when the engine's miner knows it.
+        # (stream, template id) -> the template's current text from the engine's miner, or None.
         self.template_of = template_of
         self.events = events
         self.order = order
@@ -246,6 +246,9 @@ class DetailScreen(Screen[int]):
             title.append("explanation pending…", style="dim")
         else:
             title.append("no explanation stored for this event", style="dim")
+        for feature in event.top_features:
+            if isinstance(feature.get("template"), str):  # a "new template" event lists each template
+                title.append(f"\nnew template {feature['name'].rsplit('.', 1)[-1]}: {feature['template']}")
         self.query_one("#detail-title", Static).update(title)
 
     def _show_attributions(self) -> None:
@@ -305,9 +308,10 @@ class DetailScreen(Screen[int]):
         records = self.store.log_records_between(start, end)
         if records:
             note.update(f"{len(records)} log lines around the event, errors first")
-            if self.template_of is not None:
-                for record in records:
-                    record["template"] = self.template_of(record["stream"], record["line"]) or ""
+            for record in records:
+                template_id = record.pop("template_id")
+                if self.template_of is not None and template_id is not None:
+                    record["template"] = self.template_of(record["stream"], template_id) or record["template"]
             columns = list(records[0]) if records else ["ts"]
             for column in columns:
                 table.add_column(column, key=column)

@@ -1,9 +1,12 @@
 """The log pane: the recent stored lines of one log stream, coloured by level, with templates.
 
 ``LogScreen`` reads lines in a worker thread on its own read-only
-connection, so the screen never waits on the engine's writes. Template
-matching runs on the event loop, because the engine's template miners change
-there.
+connection, so the screen never waits on the engine's writes. Each line is
+stored with the level and template id the engine's log pipeline found when
+it read the line. The template's current text comes from the engine's
+miner on the event loop (a template widens as it learns), or, in an
+attached UI without miners, from the store's ``templates`` table as of the
+engine's last save.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from tui_monitor.errors import StoreError
-from tui_monitor.parsing.header import strip_header
 from tui_monitor.sources.logfile import detect_level
 from tui_monitor.store import FeatureStore
 
@@ -48,12 +50,13 @@ _STYLE = {"error": "red", "warn": "yellow", "debug": "dim"}
 
 @dataclass(frozen=True)
 class LogLine:
-    """One stored log line: its row id, read time (Unix seconds), text and level (or None)."""
+    """One stored log line: its row id, read time (Unix seconds), text, level (or None) and template id (or None)."""
 
     id: int
     ts: float
     line: str
     level: str | None
+    template_id: int | None = None
 
 
 def filter_lines(lines: Iterable[LogLine], text: str = "", level: str = "all", limit: int = SHOWN_LINES) -> list[LogLine]:
@@ -119,24 +122,40 @@ def log_streams(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in rows]
 
 
-def load_log_lines(db_path: Path, stream: str | None, limit: int = READ_LINES) -> tuple[list[str], list[LogLine]]:
-    """Read the stored log streams and the last ``limit`` lines of ``stream``, oldest first.
+def load_log_lines(
+    db_path: Path, stream: str | None, limit: int = READ_LINES
+) -> tuple[list[str], list[LogLine], dict[int, str]]:
+    """Read the stored log streams, the last ``limit`` lines of ``stream`` (oldest first) and its saved templates.
 
     Runs in a worker thread on its own read-only connection. A store without
-    a ``log_lines`` table gives no streams and no lines.
+    a ``log_lines`` table gives no streams and no lines. Lines stored before
+    the store kept levels and template ids get ``detect_level``'s level and
+    no template.
     """
     store = FeatureStore(db_path, readonly=True)
     try:
         if "log_lines" not in store.db.table_names():
-            return [], []
+            return [], [], {}
         conn = store.db.conn
         streams = log_streams(conn)
         if stream is None:
-            return streams, []
-        rows = conn.execute(
-            "SELECT id, ts, line FROM log_lines WHERE stream = ? ORDER BY ts DESC, id DESC LIMIT ?", (stream, limit)
-        ).fetchall()
-        return streams, [LogLine(row[0], row[1], row[2], detect_level(row[2])) for row in reversed(rows)]
+            return streams, [], {}
+        if "template_id" not in {column[1] for column in conn.execute("PRAGMA table_info(log_lines)")}:
+            rows = conn.execute(
+                "SELECT id, ts, line, NULL, NULL FROM log_lines WHERE stream = ? ORDER BY ts DESC, id DESC LIMIT ?",
+                (stream, limit),
+            ).fetchall()
+        else:
+            rows = conn.execute(
+                "SELECT id, ts, line, level, template_id FROM log_lines WHERE stream = ? ORDER BY ts DESC, id DESC LIMIT ?",
+                (stream, limit),
+            ).fetchall()
+        lines = [
+            LogLine(line_id, ts, line, level if template_id is not None else detect_level(line), template_id)
+            for line_id, ts, line, level, template_id in reversed(rows)
+        ]
+        templates = {row["template_id"]: row["template"] for row in store.templates(stream)}
+        return streams, lines, templates
     finally:
         store.close()
 
@@ -147,7 +166,7 @@ class LogScreen(Screen[None]):
     Args:
         db_path: the feature store to read.
         engine: the running engine, for source lag and template miners; an
-            attached UI's engine has no miners, and the template column stays empty.
+            attached UI's engine has no miners, and templates are shown as saved.
     """
 
     BINDINGS = [
@@ -176,7 +195,7 @@ class LogScreen(Screen[None]):
         self.lines: list[LogLine] = []
         self.shown: list[LogLine] = []
         self.loads = 0
-        self._templates: dict[int, tuple[int, str] | None] = {}
+        self._saved_templates: dict[int, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("loading…", id="log-header")
@@ -204,12 +223,12 @@ class LogScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
     def _load(self, stream: str | None) -> None:
         try:
-            streams, lines = load_log_lines(self.db_path, stream)
+            streams, lines, templates = load_log_lines(self.db_path, stream)
         except (StoreError, sqlite3.Error) as exc:
             logger.warning("log pane: reading %s failed: %s", self.db_path, exc)
             self.app.call_from_thread(self._show_failure, str(exc))
             return
-        self.app.call_from_thread(self._show, stream, streams, lines)
+        self.app.call_from_thread(self._show, stream, streams, lines, templates)
 
     def _show_failure(self, reason: str) -> None:
         if not self.is_attached:
@@ -217,7 +236,7 @@ class LogScreen(Screen[None]):
         self.loads += 1
         self.query_one("#log-header", Static).update(Text(f"reading the log lines failed: {reason}", style="red"))
 
-    def _show(self, stream: str | None, streams: list[str], lines: list[LogLine]) -> None:
+    def _show(self, stream: str | None, streams: list[str], lines: list[LogLine], templates: dict[int, str]) -> None:
         if not self.is_attached:
             return  # The screen was closed while the worker read.
         self.loads += 1
@@ -229,9 +248,7 @@ class LogScreen(Screen[None]):
             self.reload()
             return
         self.lines = lines
-        if len(self._templates) > 2 * READ_LINES:
-            ids = {row.id for row in lines}
-            self._templates = {line_id: found for line_id, found in self._templates.items() if line_id in ids}
+        self._saved_templates = templates
         self._draw()
 
     def _draw(self) -> None:
@@ -278,27 +295,19 @@ class LogScreen(Screen[None]):
         )
 
     def template_of(self, row: LogLine) -> tuple[int, str] | None:
-        """Return the id and current text of the template ``row`` fits, or None.
+        """Return the id and current text of the template stored with ``row``, or None.
 
-        Ids are cached per line, and the text is looked up afresh because a
-        template widens as its stream's miner learns. Matching 500 new lines
-        took 10-30 ms on the event loop, measured on the loghub-2k logs.
-
-        NOTE: the message is taken with ``strip_header``, while the pipeline
-        mines the message its format parser extracts, so lines of structured
-        formats (JSON, logfmt) can fit no template here.
+        The engine's miner gives the id the template is known by now (it may
+        have been merged into another) and its current text; without a
+        miner for the stream, the text saved in the store.
         """
+        if row.template_id is None:
+            return None
         pipeline = self.engine.log_pipelines.pipelines.get(self.stream or "")
         if pipeline is None:
-            return None
-        if row.id not in self._templates:
-            match = pipeline.miner.match(strip_header(row.line))
-            self._templates[row.id] = None if match is None else (match.template_id, match.template)
-        found = self._templates[row.id]
-        if found is None:
-            return None
-        template_id = pipeline.miner.resolve(found[0])
-        return template_id, pipeline.miner.template(template_id) or found[1]
+            return row.template_id, self._saved_templates.get(row.template_id, "")
+        template_id = pipeline.miner.resolve(row.template_id)
+        return template_id, pipeline.miner.template(template_id) or self._saved_templates.get(template_id, "")
 
     def _draw_header(self) -> None:
         source = self.engine.sources.get(self.stream or "")
@@ -347,7 +356,7 @@ class LogScreen(Screen[None]):
             return
         index = self.streams.index(self.stream) if self.stream in self.streams else -step
         self.stream = self.streams[(index + step) % len(self.streams)]
-        self.lines, self._templates = [], {}
+        self.lines = []
         self._draw()
         self.reload()
 
