@@ -4,19 +4,17 @@ The engine is plain asyncio and runs the same under the Textual UI and in
 ``--headless`` mode. Everything it does per window is cheap (milliseconds),
 so it runs on the event loop; listeners receive small dataclass updates.
 The SHAP explanation of each new event is the exception: it runs in a
-worker thread, and the engine stores it and publishes ``ExplanationReady``.
+worker thread, and ``explain.dispatch`` stores it and publishes ``ExplanationReady``.
+The updates listeners receive are defined in ``tui_monitor.updates``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
-import pickle
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from tui_monitor.alerts import Notifier, NotifyPolicy, targets_from
 from tui_monitor.detectors import Decision, StreamDetector, severity_for
@@ -24,8 +22,8 @@ from tui_monitor.detectors.batch import BatchTrainer
 from tui_monitor.detectors.context import time_features
 from tui_monitor.detectors.novelty import NewTemplateEvents
 from tui_monitor.detectors.persist import load_key, restore_detectors, save_detectors
-from tui_monitor.errors import ExplanationError, TuiMonitorError
-from tui_monitor.explain import Explanation, ExplanationRequest, ExplanationWorker, kind_for, reasons
+from tui_monitor.errors import TuiMonitorError
+from tui_monitor.explain.dispatch import ExplanationDispatcher
 from tui_monitor.feedback import DriftDetected, Feedback, LabelChanged, ModelChanged
 from tui_monitor.features import ClosedWindow, WindowAggregator
 from tui_monitor.plugin_runtime import PluginDetectors, PluginNotifiers, PluginSource
@@ -40,6 +38,15 @@ from tui_monitor.sources.logfile import LEVELS
 from tui_monitor.sources.positions import PositionLedger
 from tui_monitor.sources.process import ProcessSource
 from tui_monitor.sources.prometheus import ScrapeSource
+from tui_monitor.updates import (
+    AnnotationAdded,
+    EventChanged,
+    ExplanationReady,
+    ObservationMade,
+    SourceChanged,
+    Update,
+    WindowScored,
+)
 from tui_monitor.store import (
     Annotation,
     EventRecord,
@@ -96,72 +103,6 @@ def wall_clock(ts: float) -> float:
     return ts + time.localtime(ts).tm_gmtoff
 
 
-@dataclass
-class WindowScored:
-    """A window of ``stream`` closed and was scored.
-
-    ``is_vetoed`` is true when the window was hot but a promoted learned model
-    called it normal, so it opens no incident.
-    """
-
-    window: WindowRecord
-    decision: Decision
-    detector_state: str
-    is_vetoed: bool = False
-
-
-@dataclass
-class EventChanged:
-    """An anomaly event was opened, updated or resolved."""
-
-    event: EventRecord
-    change: str
-    outcome: RuleOutcome | None = None
-
-
-@dataclass
-class ExplanationReady:
-    """An event's explanation was computed and stored, or failed with ``error``."""
-
-    event: EventRecord
-    explanation: Explanation | None
-    error: str = ""
-
-
-@dataclass
-class ObservationMade:
-    """A source made one observation (for live charts)."""
-
-    observation: Observation
-
-
-@dataclass
-class SourceChanged:
-    """A source's state changed."""
-
-    state: SourceState
-
-
-@dataclass
-class AnnotationAdded:
-    """An annotation reached the store (from this process, ``attach`` or the CLI)."""
-
-    annotation: Annotation
-
-
-Update = (
-    WindowScored
-    | EventChanged
-    | ExplanationReady
-    | SourceChanged
-    | ObservationMade
-    | AnnotationAdded
-    | DriftDetected
-    | ModelChanged
-    | LabelChanged
-)
-
-
 class Engine:
     """Run the sources, close windows, score them and store everything.
 
@@ -205,8 +146,7 @@ class Engine:
         self.annotations: list[Annotation] = []
         self._last_annotation_id = 0
 
-        self.explainer = ExplanationWorker()
-        self._explaining: set[asyncio.Task[None]] = set()
+        self.explanations = ExplanationDispatcher(store, self._publish, settings.threshold)
 
         self.rules = RulesWatcher(settings.rules_dir)
         policy = NotifyPolicy(settings.notify_repeat_s, settings.notify_rate_limit, settings.notify_rate_window_s)
@@ -351,10 +291,7 @@ class Engine:
         if self.feedback.tasks:
             # A retraining thread cannot be cancelled; wait so that its result reaches the store.
             await asyncio.wait(self.feedback.tasks, timeout=60.0)
-        await self.wait_for_explanations(timeout_s=_EXPLAIN_GRACE_S)
-        for task in list(self._explaining):
-            task.cancel()
-        self.explainer.shutdown()
+        await self.explanations.close(_EXPLAIN_GRACE_S)
         await asyncio.to_thread(self.notifier.close)
         self._save_notifications()
         # Lines read in the window still open were never checkpointed: drop
@@ -583,7 +520,7 @@ class Engine:
 
         self._raise(event, change, window.end, is_hot=decision.is_hot)
         if change == "opened":
-            self._request_explanation(event, window)
+            self.explanations.request(event, window, self.detector_for(window.stream))
 
     def _raise(self, event: EventRecord, change: str, ts: float, *, is_hot: bool) -> None:
         """Apply the rules to an event's change at ``ts``, store it, publish it and notify."""
@@ -598,81 +535,9 @@ class Engine:
             save_rule_outcome(self.store, event.id, outcome, ts)
         self.notifier.on_event(event, outcome, ts)
 
-    # -- explanations -------------------------------------------------------------
-
-    def _request_explanation(self, event: EventRecord, window: WindowRecord) -> None:
-        """Explain ``event`` in the worker thread; store and publish the result on the event loop.
-
-        Without a running event loop (scripts driving ``close_windows``), the
-        caller waits for the worker instead.
-        """
-        detector = self.detector_for(window.stream)
-        if event.id is None:
-            # The store could not be written (locked or full): the event waits
-            # in memory, and an explanation cannot be stored against it yet.
-            logger.warning("event on %s not explained: the database is not being written", event.stream)
-            return
-        # Once the stream has a fitted IsolationForest, the worker explains it
-        # with exact tree SHAP (milliseconds); until then, the online stack
-        # with the model-agnostic explainer.
-        batch = detector.batch
-        request = ExplanationRequest(
-            event_id=event.id,
-            stream=event.stream,
-            window_start=window.start,
-            features=dict(window.features),
-            db_path=self.store.path,
-            model_version=detector.model_version,
-            # A snapshot (~5 ms to pickle), because the live model keeps learning here.
-            online_model=pickle.dumps(detector.model),
-            max_score=self.settings.threshold,
-            forest=batch.estimator if batch is not None else None,
-            forest_features=tuple(batch.feature_names) if batch is not None else (),
-        )
-        future = self.explainer.submit(request)
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            self._finish_explanation(event, future)
-            return
-        task = asyncio.create_task(self._await_explanation(event, future), name=f"explain:{event.id}")
-        self._explaining.add(task)
-        task.add_done_callback(self._explaining.discard)
-
-    async def _await_explanation(self, event: EventRecord, future: concurrent.futures.Future[Explanation]) -> None:
-        try:
-            await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception:
-            pass  # _finish_explanation reports it
-        self._finish_explanation(event, future)
-
-    def _finish_explanation(self, event: EventRecord, future: concurrent.futures.Future[Explanation]) -> None:
-        try:
-            explanation = future.result()
-        except ExplanationError as exc:
-            logger.warning("event %s on %s not explained: %s", event.id, event.stream, exc)
-            self._publish(ExplanationReady(event, None, str(exc)))
-            return
-        except Exception as exc:
-            logger.exception("explaining event %s on %s failed", event.id, event.stream)
-            self._publish(ExplanationReady(event, None, f"explanation failed: {exc!r}"))
-            return
-        self.store.save_explanation(explanation.to_row())
-        event.kind = kind_for(explanation, default=event.kind)
-        self.store.save_event(event)
-        logger.info(
-            "event %s on %s explained in %.0f ms (%s): %s",
-            event.id, event.stream, explanation.elapsed_ms, event.kind, "; ".join(reasons(explanation)),
-        )  # fmt: skip
-        self._publish(ExplanationReady(event, explanation))
-
     async def wait_for_explanations(self, timeout_s: float | None = None) -> None:
         """Wait until every requested explanation is stored (or ``timeout_s`` passes)."""
-        if self._explaining:
-            await asyncio.wait(set(self._explaining), timeout=timeout_s)
+        await self.explanations.wait(timeout_s)
 
     def _check_silenced(self, result: WindowScored) -> bool:
         """Return whether a learned model silences this incident; resolve an open event it now calls normal."""
