@@ -102,3 +102,13 @@ def test_load_key_refuses_readable_key(tmp_path: Path) -> None:
     os.chmod(path, 0o644)
     with pytest.raises(DetectorError, match="chmod 600"):
         load_key(path)
+
+
+def test_persist_restores_anomaly_likelihood(saved: tuple[Path, bytes]) -> None:
+    path, key = saved
+    original = _trained().likelihood
+    restored = _restore(path, key)["host"].likelihood
+    assert original is not None and restored is not None
+    assert len(restored.model) == len(original.model) == 115
+    assert restored.model.update(3.0) == pytest.approx(original.model.update(3.0))
+    assert len(restored.calibration) == len(original.calibration) > 0

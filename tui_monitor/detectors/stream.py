@@ -12,6 +12,7 @@ from tui_monitor.detectors.calibration import RollingThreshold, RunningQuantile
 from tui_monitor.detectors.config import DetectorConfig
 from tui_monitor.detectors.context import anomaly_kind, time_features
 from tui_monitor.detectors.deviation import RobustBaseline, RobustModel, is_context_feature
+from tui_monitor.detectors.likelihood import AnomalyLikelihood
 from tui_monitor.detectors.online import HalfSpaceTreesModel, LodaModel, OnlineModel
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 # Scores of windows that cannot start a new alert are scaled by this in ``alert_score``.
 _NOT_ALERTABLE_FACTOR = 0.5
+# The likelihood's calibrated score joins the ensemble under this name.
+_LIKELIHOOD = "likelihood"
 
 
 def severity_for(score: float) -> str:
@@ -202,6 +205,10 @@ class StreamDetector:
         self.config = config
         self.baseline = RobustBaseline()
         self.slots = [_build_slot(name, config, self.baseline) for name in config.models]
+        # The anomaly likelihood of the robust model's raw score, with its own calibration.
+        self.likelihood: ModelSlot | None = None
+        if config.likelihood and "robust" in config.models:
+            self.likelihood = ModelSlot(_LIKELIHOOD, AnomalyLikelihood(), 0, max(5, config.warmup_windows // 2))
         self.batch: IsolationForestModel | None = None
         self.dynamic_threshold = RollingThreshold(q=config.dynamic_quantile, floor=config.threshold)
         self.windows_seen = 0
@@ -212,6 +219,8 @@ class StreamDetector:
         self._pending_raw: deque[tuple[dict[str, float], str]] = deque()
         self._episode_start = -(10**9)
         self._episode_has_incident = False
+        # [start index, peak robust z] of recent alert episodes, oldest first.
+        self._episode_peaks: deque[list[float]] = deque()
         self.is_in_incident = False
 
     # -- the names the engine and the UI read ---------------------------------
@@ -289,6 +298,11 @@ class StreamDetector:
             raw_scores[slot.name] = raw
             if slot.is_ready:
                 calibrated[slot.name] = slot.calibration.score_one(raw)
+        likelihood_value = 0.0
+        if self.likelihood is not None and "robust" in raw_scores:
+            likelihood_value = self.likelihood.model.update(raw_scores["robust"])
+            if self.likelihood.is_ready:
+                calibrated[_LIKELIHOOD] = self.likelihood.calibration.score_one(likelihood_value)
         batch = self.batch
         if batch is not None and n_measured:
             raw = float(batch.score_many([x])[0])
@@ -297,19 +311,28 @@ class StreamDetector:
 
         score = ensemble(calibrated, self.config)
         raw_score = max(raw_scores.values(), default=0.0)
+        if self.likelihood is not None and "robust" in raw_scores:
+            raw_scores[_LIKELIHOOD] = likelihood_value
         top = self.baseline.top(x, ts=ts)
         max_z = max((abs(f["z"]) for f in top), default=0.0)
         threshold = self.threshold
         index = self.windows_seen
         self.windows_seen += 1
 
-        is_deviating = (not is_warmup) and max_z >= self.config.deviation_gate(n_measured)
-        is_hot = is_deviating and score >= threshold
         is_new_episode = index - self._episode_start >= self.config.cooldown_windows
+        is_far = max_z >= self.config.deviation_gate(n_measured) and not self._is_recurring(index, max_z)
+        # A lasting rise may open an incident but not prolong one: the
+        # short-term mean stays high for a while after a spike has ended.
+        is_lasting = not self.is_in_incident and likelihood_value >= self.config.likelihood_gate
+        is_deviating = (not is_warmup) and (is_far or is_lasting)
+        is_hot = is_deviating and score >= threshold
         alert_score = score if is_deviating and is_new_episode else score * _NOT_ALERTABLE_FACTOR
         if is_hot and is_new_episode:
             self._episode_start = index
             self._episode_has_incident = False
+            self._episode_peaks.append([index, max_z])
+        elif not is_new_episode and self._episode_peaks and self._episode_peaks[-1][0] == self._episode_start:
+            self._episode_peaks[-1][1] = max(self._episode_peaks[-1][1], max_z)
 
         decision = Decision(
             raw_score,
@@ -325,6 +348,23 @@ class StreamDetector:
         self._advance_incident(decision)
         self._learn(x, ts, raw_scores, decision)
         return decision
+
+    def _is_recurring(self, index: int, max_z: float) -> bool:
+        """Return True when alerts started often lately and ``max_z`` is no larger than their peaks.
+
+        A spike that recurs every hour or so is part of how the stream
+        behaves: after ``recurrence_count`` episodes within
+        ``recurrence_windows`` windows, only a deviation of more than
+        ``recurrence_factor`` times their largest peak counts.
+        """
+        peaks = self._episode_peaks
+        while peaks and index - peaks[0][0] > self.config.recurrence_windows:
+            peaks.popleft()
+        # The episode under way is not a recurrence of itself.
+        earlier = [peak for start, peak in peaks if index - start >= self.config.cooldown_windows]
+        if len(earlier) < self.config.recurrence_count:
+            return False
+        return max_z <= self.config.recurrence_factor * max(earlier)
 
     def _advance_incident(self, decision: Decision) -> None:
         self._recent_hot.append(decision.is_hot)
@@ -376,6 +416,8 @@ class StreamDetector:
         for slot in self.slots:
             if slot.name in old_scores:
                 slot.calibration.learn_one(old_scores[slot.name])
+        if self.likelihood is not None and _LIKELIHOOD in old_scores:
+            self.likelihood.calibration.learn_one(old_scores[_LIKELIHOOD])
         # A batch score counts only for the model that made it.
         if batch is not None and batch.version == old_version and "iforest" in old_scores:
             batch.calibration.learn_one(old_scores["iforest"])
