@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 _NOT_ALERTABLE_FACTOR = 0.5
 # The likelihood's calibrated score joins the ensemble under this name.
 _LIKELIHOOD = "likelihood"
+# Windows in the likelihood's short-term mean.
+_LIKELIHOOD_SHORT_WINDOWS = 20
 
 
 def severity_for(score: float) -> str:
@@ -208,7 +210,7 @@ class StreamDetector:
         # The anomaly likelihood of the robust model's raw score, with its own calibration.
         self.likelihood: ModelSlot | None = None
         if config.likelihood and "robust" in config.models:
-            self.likelihood = ModelSlot(_LIKELIHOOD, AnomalyLikelihood(), 0, max(5, config.warmup_windows // 2))
+            self.likelihood = ModelSlot(_LIKELIHOOD, AnomalyLikelihood(_LIKELIHOOD_SHORT_WINDOWS), 0, max(5, config.warmup_windows // 2))
         self.batch: IsolationForestModel | None = None
         self.dynamic_threshold = RollingThreshold(q=config.dynamic_quantile, floor=config.threshold)
         self.windows_seen = 0
@@ -219,8 +221,9 @@ class StreamDetector:
         self._pending_raw: deque[tuple[dict[str, float], str]] = deque()
         self._episode_start = -(10**9)
         self._episode_has_incident = False
-        # [start index, peak robust z] of recent alert episodes, oldest first.
-        self._episode_peaks: deque[list[float]] = deque()
+        # [first index, peak robust z] of recent deviations past the gate, at
+        # least cooldown_windows apart, oldest first; alerting or not.
+        self._deviation_peaks: deque[list[float]] = deque()
         self.is_in_incident = False
 
     # -- the names the engine and the UI read ---------------------------------
@@ -320,19 +323,25 @@ class StreamDetector:
         self.windows_seen += 1
 
         is_new_episode = index - self._episode_start >= self.config.cooldown_windows
-        is_far = max_z >= self.config.deviation_gate(n_measured) and not self._is_recurring(index, max_z)
-        # A lasting rise may open an incident but not prolong one: the
-        # short-term mean stays high for a while after a spike has ended.
-        is_lasting = not self.is_in_incident and likelihood_value >= self.config.likelihood_gate
+        is_beyond_gate = max_z >= self.config.deviation_gate(n_measured)
+        is_far = is_beyond_gate and not self._is_recurring(index, max_z)
+        if is_beyond_gate and not is_warmup:
+            self._note_deviation(index, max_z)
+        # A lasting rise may open an incident but not prolong one, nor start
+        # another episode while the short-term mean still holds the last one.
+        since_start = index - self._episode_start
+        is_opening = not is_new_episode and not self._episode_has_incident
+        is_lasting = (
+            not self.is_in_incident
+            and (is_opening or since_start >= max(self.config.cooldown_windows, _LIKELIHOOD_SHORT_WINDOWS))
+            and likelihood_value >= self.config.likelihood_gate
+        )
         is_deviating = (not is_warmup) and (is_far or is_lasting)
         is_hot = is_deviating and score >= threshold
         alert_score = score if is_deviating and is_new_episode else score * _NOT_ALERTABLE_FACTOR
         if is_hot and is_new_episode:
             self._episode_start = index
             self._episode_has_incident = False
-            self._episode_peaks.append([index, max_z])
-        elif not is_new_episode and self._episode_peaks and self._episode_peaks[-1][0] == self._episode_start:
-            self._episode_peaks[-1][1] = max(self._episode_peaks[-1][1], max_z)
 
         decision = Decision(
             raw_score,
@@ -349,15 +358,24 @@ class StreamDetector:
         self._learn(x, ts, raw_scores, decision)
         return decision
 
+    def _note_deviation(self, index: int, max_z: float) -> None:
+        peaks = self._deviation_peaks
+        if peaks and index - peaks[-1][0] < self.config.cooldown_windows:
+            peaks[-1][1] = max(peaks[-1][1], max_z)
+        else:
+            peaks.append([index, max_z])
+
     def _is_recurring(self, index: int, max_z: float) -> bool:
-        """Return True when alerts started often lately and ``max_z`` is no larger than their peaks.
+        """Return True when deviations past the gate were frequent lately and ``max_z`` is no larger than their peaks.
 
         A spike that recurs every hour or so is part of how the stream
-        behaves: after ``recurrence_count`` episodes within
-        ``recurrence_windows`` windows, only a deviation of more than
-        ``recurrence_factor`` times their largest peak counts.
+        behaves: after ``recurrence_count`` deviations within
+        ``recurrence_windows`` windows, only one of more than
+        ``recurrence_factor`` times their largest peak counts. Deviations
+        count whether they alerted or not, so a suppressed spike keeps the
+        next one of its size suppressed.
         """
-        peaks = self._episode_peaks
+        peaks = self._deviation_peaks
         while peaks and index - peaks[0][0] > self.config.recurrence_windows:
             peaks.popleft()
         # The episode under way is not a recurrence of itself.
