@@ -1,4 +1,4 @@
-"""The anomaly likelihood: a lasting rise of a raw score stands out, a steady level does not."""
+"""The anomaly likelihood: a lasting rise of a raw score is flagged, a steady level is not."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ def test_likelihood_is_zero_until_min_history() -> None:
     assert [lik.update(v) for v in _noisy(50, 1.0)] == [0.0] * 50
 
 
-def test_likelihood_of_a_steady_level_stays_low() -> None:
+def test_likelihood_steady_level_stays_low() -> None:
     lik = AnomalyLikelihood()
     values = [lik.update(v) for v in _noisy(3000, 1.0)]
     # Noise alone passes 3 now and then (3.5 at most with this seed), never 4.
     assert max(values[200:]) < 4.0
 
 
-def test_likelihood_of_a_lasting_modest_rise_exceeds_three() -> None:
+def test_likelihood_lasting_rise_exceeds_three() -> None:
     lik = AnomalyLikelihood()
     for v in _noisy(1000, 1.0):
         lik.update(v)
@@ -34,7 +34,7 @@ def test_likelihood_of_a_lasting_modest_rise_exceeds_three() -> None:
     assert rise[0] < 3.0 < rise[-1]
 
 
-def test_likelihood_of_a_recurring_level_is_learned() -> None:
+def test_likelihood_recurring_level_is_learned() -> None:
     lik = AnomalyLikelihood()
     for _ in range(20):
         for v in _noisy(80, 1.0) + [8.0, 8.0]:
@@ -42,8 +42,9 @@ def test_likelihood_of_a_recurring_level_is_learned() -> None:
     assert value < 3.0
 
 
-def test_likelihood_ignores_non_finite_raw_scores() -> None:
+def test_likelihood_ignores_non_finite_scores() -> None:
     lik = AnomalyLikelihood(min_history=1)
     lik.update(1.0)
-    assert lik.update(math.nan) == 0.0 and lik.update(math.inf) == 0.0
+    assert lik.update(math.nan) == 0.0
+    assert lik.update(math.inf) == 0.0
     assert len(lik) == 1

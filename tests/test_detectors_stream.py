@@ -207,7 +207,7 @@ def test_stream_cpu_burn_after_short_warmup_opens_incident() -> None:
     assert "opened" in [d.incident for d in burn[:5]]
 
 
-def test_stream_recurring_spike_stops_alerting_but_a_larger_one_does() -> None:
+def test_stream_recurring_spike_is_suppressed() -> None:
     windows = _calm_series(1200)
     for k, i in enumerate(range(200, 1000, 100)):
         # Each spike a little higher than the last, so that it tops the calibration's record.
@@ -215,15 +215,15 @@ def test_stream_recurring_spike_stops_alerting_but_a_larger_one_does() -> None:
     for i in (1100, 1101):
         windows[i]["host.cpu.total_pct.mean"] = 99.0
     opened = _opened(_run(windows))
-    # Three spikes alert; after three episodes within 500 windows the same size no longer does.
+    # Three spikes alert. After three deviations within 500 windows the same size no longer does, a larger one does.
     assert opened == [201, 301, 401, 1101]
 
 
-def test_stream_lasting_rise_within_the_usual_range_opens_incident() -> None:
+def test_stream_lasting_rise_opens_incident() -> None:
     rng = random.Random(7)
     windows = [{"host.cpu.total_pct.mean": 20 + rng.gauss(0, 2)} for _ in range(1000)]
     for i in range(800, 860):
-        # About two to three noise widths up: no single window passes the deviation gate of 4.
+        # About two to three noise widths up, so no single window passes the deviation gate of 4.
         windows[i]["host.cpu.total_pct.mean"] = 25 + rng.gauss(0, 0.5)
     decisions = _run(windows)
     assert max(max(abs(f["z"]) for f in d.top_features) for d in decisions[800:860]) < 4.0

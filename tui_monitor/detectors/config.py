@@ -53,11 +53,12 @@ class DetectorConfig:
             deviations of the short-term mean above its usual level)
             reaches this passes the deviation test as well.
         recurrence_windows, recurrence_count, recurrence_factor: when
-            ``recurrence_count`` alert episodes started within the last
-            ``recurrence_windows`` windows, a deviation opens a new one only
-            if it exceeds ``recurrence_factor`` times the largest peak of
-            those episodes, so a spike that recurs every hour or so stops
-            alerting while a larger one still does.
+            ``recurrence_count`` deviations past the gate (alerted or not)
+            started within the last ``recurrence_windows`` windows, a new
+            deviation counts only if it exceeds ``recurrence_factor`` times
+            their largest peak. So a spike that recurs every hour or so
+            stops alerting while a larger one still does. 0 windows turns
+            this off.
         relearn_after: windows after which a lasting incident is taken as
             the new normal and learned.
         warmup_windows: windows every model learns before it may alert.
@@ -119,7 +120,7 @@ class DetectorConfig:
 
         if self.recurrence_windows < 0 or self.recurrence_count < 1 or self.recurrence_factor < 1.0:
             raise ConfigError(
-                f"invalid recurrence settings {self.recurrence_windows!r} windows, {self.recurrence_count!r} episodes, "
+                f"invalid recurrence settings {self.recurrence_windows!r} windows, {self.recurrence_count!r} deviations, "
                 f"factor {self.recurrence_factor!r}: expected recurrence_windows >= 0 (0 turns it off), "
                 "recurrence_count >= 1 and recurrence_factor >= 1.0"
             )

@@ -1,8 +1,9 @@
 """Anomaly likelihood: how unusual the recent level of a raw score is against its own history.
 
-A detector's raw score says how far one window is from usual. Some streams
-score high often (a spike that recurs every few hours), others almost
-never; and a modest rise that lasts is more telling than one high window.
+A detector's raw score measures how far one window is from usual. Some
+streams score high often (a spike that recurs every few hours) and others
+almost never, and a modest rise that lasts is more telling than one high
+window.
 The likelihood looks at the short-term mean of the raw score (the last
 ``short_windows`` windows) and compares it with the distribution of the
 same mean over the last ``history`` windows: its result is the number of
@@ -89,7 +90,7 @@ class AnomalyLikelihood:
         self._sum_sq += mean * mean
         self._updates += 1
         if self._updates % self.history == 0:
-            # Running sums drift by rounding over millions of windows; start them afresh.
+            # Running sums drift by rounding over millions of windows, so they are summed afresh.
             self._recent_sum = sum(self._recent)
             self._sum = sum(self._means)
             self._sum_sq = sum(m * m for m in self._means)

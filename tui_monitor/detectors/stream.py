@@ -159,6 +159,13 @@ def _build_slot(name: str, config: DetectorConfig, baseline: RobustBaseline) -> 
     return ModelSlot(name, LodaModel(seed=config.seed), config.warmup_windows, min_calibration)
 
 
+def _build_likelihood(config: DetectorConfig) -> ModelSlot | None:
+    """Return the slot of the anomaly likelihood of the robust model's raw score, or None when it is off."""
+    if not config.likelihood or "robust" not in config.models:
+        return None
+    return ModelSlot(_LIKELIHOOD, AnomalyLikelihood(_LIKELIHOOD_SHORT_WINDOWS), 0, max(5, config.warmup_windows // 2))
+
+
 class StreamDetector:
     """Score each closed window of one stream and decide when it is anomalous.
 
@@ -169,7 +176,9 @@ class StreamDetector:
     threshold (static, or dynamic and never below the static one) and one
     feature is ``config.deviation_gate(n)`` robust z-scores from its usual value; the
     second test keeps the most unusual window of a calm history from
-    alerting. An incident opens when ``debounce_n`` of the last
+    alerting. A deviation that recurs (see ``_is_recurring``) does not
+    count, and a lasting rise of the anomaly likelihood passes the
+    deviation test too. An incident opens when ``debounce_n`` of the last
     ``debounce_m`` windows are hot, at most once per alert episode (which
     lasts at least ``cooldown_windows``), and resolves when none of the last
     ``debounce_m`` windows are hot. Hot windows are not learned, so an
@@ -207,10 +216,7 @@ class StreamDetector:
         self.config = config
         self.baseline = RobustBaseline()
         self.slots = [_build_slot(name, config, self.baseline) for name in config.models]
-        # The anomaly likelihood of the robust model's raw score, with its own calibration.
-        self.likelihood: ModelSlot | None = None
-        if config.likelihood and "robust" in config.models:
-            self.likelihood = ModelSlot(_LIKELIHOOD, AnomalyLikelihood(_LIKELIHOOD_SHORT_WINDOWS), 0, max(5, config.warmup_windows // 2))
+        self.likelihood = _build_likelihood(config)
         self.batch: IsolationForestModel | None = None
         self.dynamic_threshold = RollingThreshold(q=config.dynamic_quantile, floor=config.threshold)
         self.windows_seen = 0
@@ -221,10 +227,22 @@ class StreamDetector:
         self._pending_raw: deque[tuple[dict[str, float], str]] = deque()
         self._episode_start = -(10**9)
         self._episode_has_incident = False
-        # [first index, peak robust z] of recent deviations past the gate, at
-        # least cooldown_windows apart, oldest first; alerting or not.
+        # [first index, peak robust z] of recent deviations past the gate,
+        # alerted or not, at least cooldown_windows apart and oldest first.
         self._deviation_peaks: deque[list[float]] = deque()
         self.is_in_incident = False
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled detector, filling in state that older versions did not save.
+
+        A detector saved before the anomaly likelihood existed keeps its
+        learned baselines; its likelihood starts empty and warms up again.
+        """
+        self.__dict__.update(state)
+        if "likelihood" not in state:
+            self.likelihood = _build_likelihood(self.config)
+        if "_deviation_peaks" not in state:
+            self._deviation_peaks = deque()
 
     # -- the names the engine and the UI read ---------------------------------
 
@@ -328,7 +346,7 @@ class StreamDetector:
         if is_beyond_gate and not is_warmup:
             self._note_deviation(index, max_z)
         # A lasting rise may open an incident but not prolong one, nor start
-        # another episode while the short-term mean still holds the last one.
+        # another episode while the short-term mean still contains the last one.
         since_start = index - self._episode_start
         is_opening = not is_new_episode and not self._episode_has_incident
         is_lasting = (
