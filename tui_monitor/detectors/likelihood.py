@@ -4,13 +4,14 @@ A detector's raw score measures how far one window is from usual. Some
 streams score high often (a spike that recurs every few hours) and others
 almost never, and a modest rise that lasts is more telling than one high
 window.
-The likelihood looks at the short-term mean of the raw score (the last
-``short_windows`` windows) and compares it with the distribution of the
-same mean over the last ``history`` windows: its result is the number of
-standard deviations by which the short-term mean exceeds its long-term
-mean. A stream whose raw scores are high all the time stays near 0; a
-change in how surprising the stream is stands out, even when no single
-window is extreme.
+
+The likelihood compares the short-term mean of the raw score (the last
+``short_windows`` windows) with the distribution of the same mean over the
+last ``history`` windows. Its result is the number of standard deviations
+by which the short-term mean exceeds its long-term mean. A stream whose
+raw scores are high all the time stays near 0, while a change in how
+surprising the stream is becomes visible even when no single window is
+extreme.
 """
 
 from __future__ import annotations
