@@ -348,7 +348,7 @@ class StreamDetector:
         # A lasting rise may open an incident but not prolong one, nor start
         # another episode while the short-term mean still contains the last one.
         # NOTE: with 2 s windows on a busy host this path opened one incident in
-        # 10 minutes (system CPU up for 24 s); docs/benchmarks.md has the runs.
+        # 10 minutes, when system CPU rose for 24 s. docs/benchmarks.md has the runs.
         since_start = index - self._episode_start
         is_opening = not is_new_episode and not self._episode_has_incident
         is_lasting = (
