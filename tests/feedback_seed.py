@@ -23,8 +23,11 @@ def seed_settings(db_path: Path, **overrides: Any) -> Settings:
     alerts of one stream (60 windows) would hide most of them. The detector's
     rank calibration learns every raw score, so a recurring pattern ranks a
     little lower each time; with the default threshold (0.995) its later
-    occurrences no longer alert, while they stay above 0.9.
+    occurrences no longer alert, while they stay above 0.9. For the same
+    reason recurrence suppression is off: it silences a deviation once three
+    of its size occurred within 500 windows.
     """
+    overrides.setdefault("detector_overrides", {"*": {"recurrence_windows": 0}})
     return Settings(db_path=db_path, window_s=1.0, warmup_windows=30, cooldown_windows=5, threshold=0.9, **overrides)
 
 

@@ -38,6 +38,16 @@ def test_config_rejects_threshold_of_one() -> None:
         DetectorConfig(threshold=1.0)
 
 
+def test_config_rejects_recurrence_factor_below_one() -> None:
+    with pytest.raises(ConfigError, match="factor 0.5"):
+        DetectorConfig(recurrence_factor=0.5)
+
+
+def test_config_rejects_likelihood_gate_of_zero() -> None:
+    with pytest.raises(ConfigError, match="likelihood_gate 0.0"):
+        DetectorConfig(likelihood_gate=0.0)
+
+
 def test_kind_behavioural_when_template_mix_leads() -> None:
     top = [{"name": "log.app.template_17_share", "z": 9.0}, {"name": "host.cpu.total_pct.mean", "z": 2.0}]
     assert anomaly_kind(top) == "behavioural"

@@ -12,6 +12,7 @@ MODULES = [
     "tui_monitor.detectors.config",
     "tui_monitor.detectors.context",
     "tui_monitor.detectors.deviation",
+    "tui_monitor.detectors.likelihood",
     "tui_monitor.detectors.stream",
     "tui_monitor.evaluation.corpus",
     "tui_monitor.evaluation.nab",

@@ -102,3 +102,30 @@ def test_load_key_refuses_readable_key(tmp_path: Path) -> None:
     os.chmod(path, 0o644)
     with pytest.raises(DetectorError, match="chmod 600"):
         load_key(path)
+
+
+def test_persist_restores_anomaly_likelihood(saved: tuple[Path, bytes]) -> None:
+    path, key = saved
+    original = _trained().likelihood
+    restored = _restore(path, key)["host"].likelihood
+    assert original is not None and restored is not None
+    assert len(restored.model) == len(original.model) == 115
+    assert restored.model.update(3.0) == pytest.approx(original.model.update(3.0))
+    assert len(restored.calibration) == len(original.calibration) > 0
+
+
+def test_persist_restores_detector_saved_before_likelihood(tmp_path: Path) -> None:
+    os.chmod(tmp_path, 0o700)
+    key = load_key(tmp_path / "model.key")
+    old = _trained()
+    # A detector pickled by a version without the likelihood lacks these attributes.
+    del old.__dict__["likelihood"]
+    del old.__dict__["_deviation_peaks"]
+    store = FeatureStore(tmp_path / "m.db")
+    save_detectors(store, {"host": old}, key)
+    store.close()
+    restored = _restore(tmp_path / "m.db", key)["host"]
+    assert restored.likelihood is not None
+    assert len(restored.likelihood.model) == 0
+    assert restored.baseline.usual("cpu") == old.baseline.usual("cpu")
+    assert restored.process({"cpu": 21.0, "mem": 50.0}, ts=5000.0).score >= 0.0

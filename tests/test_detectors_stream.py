@@ -167,7 +167,7 @@ def test_stream_dynamic_threshold_is_never_below_static() -> None:
 
 
 def test_stream_mean_ensemble_weights_models() -> None:
-    config = DetectorConfig(ensemble="mean", weights={"robust": 1.0, "hst": 0.0}, batch=False)
+    config = DetectorConfig(ensemble="mean", weights={"robust": 1.0, "hst": 0.0, "likelihood": 0.0}, batch=False)
     decisions = _run(_calm_series(200), config)
     assert decisions[-1].score == pytest.approx(decisions[-1].model_scores["robust"])
 
@@ -205,3 +205,28 @@ def test_stream_cpu_burn_after_short_warmup_opens_incident() -> None:
     burn = [detector.process(_host_window(rng, 98.0), ts=START + (16 + i) * 2.0) for i in range(20)]
     assert not any(d.incident for d in calm)
     assert "opened" in [d.incident for d in burn[:5]]
+
+
+def test_stream_recurring_spike_is_suppressed() -> None:
+    windows = _calm_series(1200)
+    for k, i in enumerate(range(200, 1000, 100)):
+        # Each spike a little higher than the last, so that it tops the calibration's record.
+        windows[i]["host.cpu.total_pct.mean"] = windows[i + 1]["host.cpu.total_pct.mean"] = 50.0 + k
+    for i in (1100, 1101):
+        windows[i]["host.cpu.total_pct.mean"] = 99.0
+    opened = _opened(_run(windows))
+    # Three spikes alert. After three deviations within 500 windows the same size no longer does, a larger one does.
+    assert opened == [201, 301, 401, 1101]
+
+
+def test_stream_lasting_rise_opens_incident() -> None:
+    rng = random.Random(7)
+    windows = [{"host.cpu.total_pct.mean": 20 + rng.gauss(0, 2)} for _ in range(1000)]
+    for i in range(800, 860):
+        # About two to three noise widths up, so no single window passes the deviation gate of 4.
+        windows[i]["host.cpu.total_pct.mean"] = 25 + rng.gauss(0, 0.5)
+    decisions = _run(windows)
+    assert max(max(abs(f["z"]) for f in d.top_features) for d in decisions[800:860]) < 4.0
+    opened = _opened(decisions)
+    assert opened and 800 < opened[0] < 860
+    assert not [i for i in opened if i < 800]

@@ -45,6 +45,20 @@ class DetectorConfig:
         cooldown_windows: at least this many windows between the starts of
             two alert episodes of a stream; later hot windows within it
             extend the current one.
+        likelihood: add the anomaly likelihood of the robust model's raw
+            score (``likelihood.py``) to the ensemble, so that a lasting
+            rise in how unusual a stream is counts, not only single extreme
+            windows.
+        likelihood_gate: a window whose likelihood value (standard
+            deviations of the short-term mean above its usual level)
+            reaches this passes the deviation test as well.
+        recurrence_windows, recurrence_count, recurrence_factor: when
+            ``recurrence_count`` deviations past the gate (alerted or not)
+            started within the last ``recurrence_windows`` windows, a new
+            deviation counts only if it exceeds ``recurrence_factor`` times
+            their largest peak. So a spike that recurs every hour or so
+            stops alerting while a larger one still does. 0 windows turns
+            this off.
         relearn_after: windows after which a lasting incident is taken as
             the new normal and learned.
         warmup_windows: windows every model learns before it may alert.
@@ -63,6 +77,11 @@ class DetectorConfig:
     debounce_n: int = 2
     debounce_m: int = 3
     cooldown_windows: int = 60
+    likelihood: bool = True
+    likelihood_gate: float = 3.0
+    recurrence_windows: int = 500
+    recurrence_count: int = 3
+    recurrence_factor: float = 1.5
     relearn_after: int = 60
     warmup_windows: int = 30
     time_features: bool = True
@@ -98,6 +117,15 @@ class DetectorConfig:
                 f"invalid cooldown_windows {self.cooldown_windows!r} or relearn_after {self.relearn_after!r}: "
                 "expected cooldown_windows >= 0 and relearn_after >= 1"
             )
+
+        if self.recurrence_windows < 0 or self.recurrence_count < 1 or self.recurrence_factor < 1.0:
+            raise ConfigError(
+                f"invalid recurrence settings {self.recurrence_windows!r} windows, {self.recurrence_count!r} deviations, "
+                f"factor {self.recurrence_factor!r}: expected recurrence_windows >= 0 (0 turns it off), "
+                "recurrence_count >= 1 and recurrence_factor >= 1.0"
+            )
+        if not self.likelihood_gate > 0:
+            raise ConfigError(f"invalid likelihood_gate {self.likelihood_gate!r}: expected a number of standard deviations above 0, e.g. 3.0")
 
     def replace(self, **changes: Any) -> DetectorConfig:
         """Return a copy with ``changes`` applied (and validated).
