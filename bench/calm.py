@@ -9,8 +9,8 @@ stdout is an incident. An incident that starts after the warm-up
 the machine. To tell which, the script samples the load average and the
 busiest processes every 10 s.
 
-    python bench/calm.py                 # 15 minutes: 5 of warm-up, 10 scored
-    python bench/calm.py --minutes 30
+    python bench/calm.py                 # 25 minutes: 5 of warm-up, 20 scored
+    python bench/calm.py --minutes 15
 
 The last line of output is the summary; the exit status is 1 when an
 incident started after the warm-up.
@@ -57,7 +57,7 @@ def _collect(stream: IO[str] | None, into: list[str]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=15.0, help="run time in minutes (default: 15)")
+    parser.add_argument("--minutes", type=float, default=25.0, help="run time in minutes (default: 25)")
     parser.add_argument("--window", type=float, default=10.0, help="window length in seconds (default: 10)")
     parser.add_argument("--warmup", type=int, default=30, help="warm-up in windows, the engine's default (default: 30)")
     args = parser.parse_args()
