@@ -85,6 +85,16 @@ def test_rules_check_skips_model_packages(tmp_path: Path) -> None:
     assert loaded == []
 
 
+def test_rules_test_skips_model_packages(seeded_db: Path, tmp_path: Path) -> None:
+    # Replaying stored events through the rules needs severities, not the models.
+    status, loaded = imported_model_packages(
+        "rules", "test", "--db", str(seeded_db), "--rules", str(REPO_ROOT / "rules"), "--since", "30d", "--all", cwd=tmp_path
+    )
+
+    assert status == 0
+    assert loaded == []
+
+
 def test_events_with_config_file_skips_model_packages(seeded_db: Path, tmp_path: Path) -> None:
     # The config file is found in the working folder and checked in full.
     (tmp_path / "tui-monitor.toml").write_text(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tui_monitor.detectors.stream import Decision
+from tui_monitor.detectors.decision import Decision
 from tui_monitor.explain import Explanation
 from tui_monitor.feedback import DriftDetected, LabelChanged, ModelChanged
 from tui_monitor.rules import RuleOutcome

@@ -7,12 +7,33 @@ more anomalous.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from tui_monitor.detectors.calibration import RollingThreshold, RunningQuantile
 from tui_monitor.detectors.config import DetectorConfig
 from tui_monitor.detectors.context import anomaly_kind, time_features
+from tui_monitor.detectors.decision import Decision, severity_for
 from tui_monitor.detectors.deviation import RobustBaseline, RobustModel
-from tui_monitor.detectors.online import HalfSpaceTreesModel, LodaModel
-from tui_monitor.detectors.stream import Decision, StreamDetector, severity_for
+
+if TYPE_CHECKING:
+    from tui_monitor.detectors.online import HalfSpaceTreesModel, LodaModel
+    from tui_monitor.detectors.stream import StreamDetector
+
+# Names whose modules import river (about a second and 140 MB): loaded on
+# first use, so that reading decisions and severities stays light.
+_LAZY = {
+    "HalfSpaceTreesModel": "tui_monitor.detectors.online",
+    "LodaModel": "tui_monitor.detectors.online",
+    "StreamDetector": "tui_monitor.detectors.stream",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 __all__ = [
     "Decision",

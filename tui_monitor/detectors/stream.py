@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tui_monitor.detectors.calibration import RollingThreshold, RunningQuantile
 from tui_monitor.detectors.config import DetectorConfig
 from tui_monitor.detectors.context import anomaly_kind, time_features
+from tui_monitor.detectors.decision import Decision, severity_for
 from tui_monitor.detectors.deviation import RobustBaseline, RobustModel, is_context_feature
 from tui_monitor.detectors.likelihood import AnomalyLikelihood
 from tui_monitor.detectors.online import HalfSpaceTreesModel, LodaModel, OnlineModel
@@ -28,43 +28,6 @@ _NOT_ALERTABLE_FACTOR = 0.5
 _LIKELIHOOD = "likelihood"
 # Windows in the likelihood's short-term mean.
 _LIKELIHOOD_SHORT_WINDOWS = 20
-
-
-def severity_for(score: float) -> str:
-    """Map a calibrated score to a severity.
-
-    >>> severity_for(0.999), severity_for(0.995), severity_for(0.98)
-    ('critical', 'major', 'minor')
-    """
-    if score >= 0.999:
-        return "critical"
-    if score >= 0.995:
-        return "major"
-    return "minor"
-
-
-@dataclass
-class Decision:
-    """What the detector concluded about one window.
-
-    ``score`` is the calibrated ensemble score in 0..1 (higher is more
-    anomalous). ``alert_score`` is the same score, halved when the window
-    cannot start a new alert (warm-up, no feature far from usual, or within
-    the cooldown of the previous alert); replays and benchmarks rank windows
-    by it. ``incident`` is ``opened``, ``updated``, ``resolved`` or None;
-    ``kind`` is ``performance``, ``functional`` or ``behavioural``.
-    """
-
-    raw_score: float
-    score: float
-    is_warmup: bool
-    is_hot: bool
-    is_anomalous: bool
-    incident: str | None = None
-    top_features: list[dict[str, Any]] = field(default_factory=list)
-    kind: str = "performance"
-    alert_score: float = 0.0
-    model_scores: dict[str, float] = field(default_factory=dict)
 
 
 class ModelSlot:
