@@ -156,7 +156,7 @@ class _FailsToLoad:
         return (int, ("not a number",))
 
 
-def test_persist_skips_signed_payload_that_fails_to_load(saved: tuple[Path, bytes], caplog: pytest.LogCaptureFixture) -> None:
+def test_persist_skips_unloadable_signed_payload(saved: tuple[Path, bytes], caplog: pytest.LogCaptureFixture) -> None:
     path, key = saved
     store = FeatureStore(path)
     payload = pickle.dumps(_FailsToLoad())

@@ -144,8 +144,8 @@ def save_detectors(store: FeatureStore, detectors: dict[str, StreamDetector], ke
     written = 0
     for stream, detector in list(detectors.items()):
         batch = detector.batch
-        # A shallow copy without the batch model is pickled, so the detector itself
-        # is never changed: the batch trainer may swap in a new model meanwhile.
+        # A shallow copy without the batch model is pickled, and the detector is left
+        # alone, because the batch trainer's thread may swap in a new model meanwhile.
         online = copy.copy(detector)
         online.batch = None
         payload = pickle.dumps(online, protocol=pickle.HIGHEST_PROTOCOL)
@@ -184,8 +184,8 @@ def restore_detectors(store: FeatureStore, key: bytes, config_for: Any) -> dict[
             continue
         except Exception as exc:
             # The signature matched, so the payload is one this user saved. It still
-            # fails when river, scikit-learn or this code changed since, with any
-            # exception type; the stream must then learn afresh, not stop the start.
+            # fails, with any exception type, when river, scikit-learn or this code
+            # changed since. The stream then learns afresh instead of stopping the start.
             logger.warning("stream %s: saved %s model not loaded: %r", stream, row["kind"], exc, exc_info=True)
             continue
         if row["kind"] == "online":

@@ -86,7 +86,7 @@ class LogPipeline:
         try:
             self.miner = TemplateMiner(settings, state)
         except StoreError as exc:
-            # A miner that cannot resume must not stop the stream: its lines are
+            # A miner that cannot resume must not stop the stream. Its lines are
             # still counted, and the next save replaces the unreadable state.
             logger.warning("log %s: %s; mining templates afresh, so template ids start over", stream, exc)
             self.miner = TemplateMiner(settings)
