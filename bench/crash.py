@@ -219,7 +219,8 @@ class KillRecord:
     has_partial_transaction: bool
     startup_s: float
     check: StoreCheck
-    fit_state: str = ""  # for fit-aimed kills: "running" or "finished" when the kill landed
+    # For fit-aimed kills: "running", "storing" (a retraining after its fit) or "finished".
+    fit_state: str = ""
 
 
 @dataclass
@@ -293,6 +294,7 @@ class CrashRig:
         started = time.monotonic()
         engine = self._start_engine(cycle)
         fit_state = ""
+        aim_index = 0
         try:
             _wait_until(lambda: _count_windows(self.db) > windows_before, timeout_s=60.0, process=engine)
             startup_s = time.monotonic() - started
@@ -301,8 +303,13 @@ class CrashRig:
             elif mode == "write":
                 _wait_for_wal_change(self.db, timeout_s=5.0 * self.window_s)
             else:
-                aim, max_delay_s = self._rng.choice(_FIT_MARKERS[mode][0])
-                _wait_for_log_line(self._engine_log(cycle), aim, timeout_s=90.0, process=engine)
+                # Aiming at the first, second or third fit lets earlier fits of the
+                # run finish, so saved and registered models exist to be checked.
+                aims = _FIT_MARKERS[mode][0]
+                aim_index = self._rng.randrange(len(aims))
+                aim, max_delay_s = aims[aim_index]
+                nth = self._rng.randint(1, 3)
+                _wait_for_log_line(self._engine_log(cycle), aim, nth=nth, timeout_s=90.0, process=engine)
                 time.sleep(self._rng.uniform(0.0, max_delay_s))
             killed_at = time.time()
             engine.send_signal(signal.SIGKILL)
@@ -312,6 +319,8 @@ class CrashRig:
             engine.wait()
         if mode in _FIT_MARKERS:
             fit_state = fit_state_at_kill(self._engine_log(cycle).read_text(errors="replace"), mode)
+            if fit_state == "running" and aim_index > 0:
+                fit_state = "storing"  # the fit was done, its serialization and registry write were not
         partial = has_partial_transaction(self.db)
         check = self.check(cycle)
         record = KillRecord(cycle, mode, killed_at % self.window_s, partial, startup_s, check, fit_state)
@@ -487,8 +496,10 @@ def _wait_until(
     raise TimeoutError(f"the engine had not {what} after {timeout_s:g} s")
 
 
-def _wait_for_log_line(path: Path, pattern: re.Pattern[str], *, timeout_s: float, process: subprocess.Popen[bytes]) -> None:
-    """Return as soon as a line matching ``pattern`` appears in the engine's log file (polled every 2 ms)."""
+def _wait_for_log_line(
+    path: Path, pattern: re.Pattern[str], *, nth: int = 1, timeout_s: float, process: subprocess.Popen[bytes]
+) -> None:
+    """Return as soon as the ``nth`` line matching ``pattern`` is in the engine's log file (polled every 2 ms)."""
     deadline = time.monotonic() + timeout_s
     seen = ""
     while time.monotonic() < deadline:
@@ -496,12 +507,12 @@ def _wait_for_log_line(path: Path, pattern: re.Pattern[str], *, timeout_s: float
             seen = path.read_text(errors="replace")
         except FileNotFoundError:
             pass
-        if pattern.search(seen):
+        if len(pattern.findall(seen)) >= nth:
             return
         if process.poll() is not None:
             raise RuntimeError(f"the engine exited with status {process.returncode} before logging {pattern.pattern!r}")
         time.sleep(0.002)
-    raise TimeoutError(f"the engine did not log {pattern.pattern!r} within {timeout_s:g} s")
+    raise TimeoutError(f"the engine did not log {pattern.pattern!r} {nth} times within {timeout_s:g} s")
 
 
 def _wait_for_wal_change(db: Path, *, timeout_s: float) -> None:
@@ -533,7 +544,8 @@ def summarise(rig: CrashRig, final: StoreCheck | None = None) -> dict[str, objec
         figures[f"{mode}_kills"] = sum(k.mode == mode for k in kills)
     figures.update(
         {
-            "kills_during_a_fit": sum(k.fit_state == "running" for k in kills),
+            "kills_during_a_fit": sum(k.fit_state in ("running", "storing") for k in kills),
+            "kills_while_storing_a_retrained_model": sum(k.fit_state == "storing" for k in kills),
             "partial_transactions": sum(k.has_partial_transaction for k in kills),
             "checks_failed": sum(bool(k.check.problems) for k in kills) + (1 if final is not None and final.problems else 0),
             "batch_fits_finished": logs.count("fitted in"),
@@ -570,6 +582,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of the kill moments and modes (default: 1)")
     parser.add_argument("--mode", choices=MODES, default=None, help="aim every kill this way (default: a random mode per kill)")
     args = parser.parse_args()
+    # SIGTERM then unwinds through the finally blocks, which stop the writer and the engine.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.kills < 1:
         parser.error(f"invalid --kills {args.kills!r}: expected 1 or more")
 
