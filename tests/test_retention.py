@@ -120,3 +120,54 @@ def test_settings_reject_zero_retention() -> None:
 
     with pytest.raises(ConfigError, match="--keep-samples 0"):
         Settings(samples_retention_days=0).validate()
+
+
+def _log_store(tmp_path: Path, ages_days: list[float], checkpoint_index: int) -> FeatureStore:
+    """Store one log line per age, oldest first, with the checkpoint at line ``checkpoint_index``."""
+    store = FeatureStore(tmp_path / "logs.db")
+    last_id = 0
+    for age in ages_days:
+        last_id = store.insert_log_lines([("log.app", NOW - age * DAY, f"line {age}")]) or 0
+    first_id = last_id - len(ages_days) + 1
+    with store.db.conn:
+        store.db.conn.execute(
+            "INSERT OR REPLACE INTO log_checkpoints (id, last_line_id, ts) VALUES (1, ?, ?)", (first_id + checkpoint_index, NOW)
+        )
+    return store
+
+
+async def test_prune_removes_old_log_lines(tmp_path: Path) -> None:
+    store = _log_store(tmp_path, [5.0, 4.0, 3.0, 1.0, 0.5], checkpoint_index=4)
+    try:
+        deleted = await prune_once(store.db.conn, RetentionPolicy(samples_days=2, batch_rows=2), now=NOW)
+        lines = [row[0] for row in store.db.conn.execute("SELECT line FROM log_lines ORDER BY id")]
+    finally:
+        store.close()
+    assert deleted["log_lines"] == 3
+    assert lines == ["line 1.0", "line 0.5"]
+
+
+async def test_prune_keeps_log_line_at_checkpoint(tmp_path: Path) -> None:
+    # Every line is old and the last one is the checkpoint's. It stays, so new ids stay above it.
+    store = _log_store(tmp_path, [5.0, 4.0, 3.0], checkpoint_index=2)
+    try:
+        (checkpoint,) = store.db.conn.execute("SELECT last_line_id FROM log_checkpoints").fetchone()
+        await prune_once(store.db.conn, RetentionPolicy(samples_days=2), now=NOW)
+        remaining = [row[0] for row in store.db.conn.execute("SELECT id FROM log_lines")]
+        new_id = store.insert_log_lines([("log.app", NOW, "after the checkpoint")])
+    finally:
+        store.close()
+    assert remaining == [checkpoint]
+    assert new_id is not None
+    assert new_id > checkpoint
+
+
+async def test_prune_keeps_uncheckpointed_log_lines(tmp_path: Path) -> None:
+    store = FeatureStore(tmp_path / "logs.db")
+    try:
+        store.insert_log_lines([("log.app", NOW - 5 * DAY, "read, never checkpointed")])
+        await prune_once(store.db.conn, RetentionPolicy(samples_days=2), now=NOW)
+        count = _count(store, "SELECT count(*) FROM log_lines")
+    finally:
+        store.close()
+    assert count == 1

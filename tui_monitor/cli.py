@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plugins", type=Path, action="append", default=None, metavar="DIR", help=f"folder of plugin files; repeatable (default: {default_plugin_dir()})")
     parser.add_argument("--no-plugin-entry-points", action="store_true", help="do not load plugins from installed packages' entry points")
     parser.add_argument("--plugin-option", type=_plugin_option, action="append", default=[], metavar="NAME.KEY=VALUE", help="an option for plugin NAME; repeatable")
-    parser.add_argument("--keep-samples", type=_positive_days, default=2.0, metavar="DAYS", help="days of raw samples to keep (default: 2)")
+    parser.add_argument("--keep-samples", type=_positive_days, default=2.0, metavar="DAYS", help="days of raw samples and log lines to keep (default: 2)")
     parser.add_argument("--keep-windows", type=_positive_days, default=30.0, metavar="DAYS", help="days of window feature vectors to keep (default: 30)")
     parser.add_argument("--keep-events", type=_positive_days, default=365.0, metavar="DAYS", help="days of events, labels and annotations to keep (default: 365)")
     parser.add_argument("--rules", type=Path, default=None, metavar="DIR", help=f"folder of YAML rule files (default: {default_rules_dir()})")

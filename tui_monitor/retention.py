@@ -1,10 +1,11 @@
 """Retention: prune old rows of the feature store in small batches.
 
-Raw samples are the bulk of the file (about 17 MB a day at one 20-float row
-per second), windows are smaller and events, annotations and labels are tiny
-and worth keeping for a year. Each batch deletes at most ``batch_rows`` rows
-in its own transaction, so the writer lock is held for milliseconds and the
-event loop runs between batches.
+Raw samples and log lines are the bulk of the file (about 17 MB a day at
+one 20-float row per second, and about 155 bytes per stored 100-byte log
+line), and both are kept ``samples_days``. Windows are smaller, and events,
+annotations and labels are tiny and worth keeping for a year. Each batch
+deletes at most ``batch_rows`` rows in its own transaction, so the writer
+lock is held for milliseconds and the event loop runs between batches.
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ class RetentionPolicy:
         skipped by ``prune_once``.
 
         >>> [t for t, _, _ in RetentionPolicy().cutoffs(now=0.0)]
-        ['samples', 'windows', 'model_scores', 'events', 'annotations', 'labels', 'drift']
+        ['samples', 'log_lines', 'windows', 'model_scores', 'events', 'annotations', 'labels', 'drift']
         """
         events_cutoff = now - self.events_days * _DAY_S
         return [
             ("samples", "ts", now - self.samples_days * _DAY_S),
+            ("log_lines", "ts", now - self.samples_days * _DAY_S),
             ("windows", "start", now - self.windows_days * _DAY_S),
             ("model_scores", "start", now - self.windows_days * _DAY_S),
             ("events", "window_start", events_cutoff),
@@ -60,11 +62,33 @@ def prune_table_batch(conn: sqlite3.Connection, table: str, column: str, cutoff:
     Returns:
         The number of rows deleted; below ``batch_rows`` means the table is done.
     """
+    if table == "log_lines":
+        return _prune_log_lines_batch(conn, cutoff, batch_rows)
     # Table and column names come from RetentionPolicy.cutoffs, never from input.
     with conn:
         cursor = conn.execute(
             f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {column} < ? LIMIT ?)",
             (cutoff, batch_rows),
+        )
+    return cursor.rowcount
+
+
+def _prune_log_lines_batch(conn: sqlite3.Connection, cutoff: float, batch_rows: int) -> int:
+    """Delete up to ``batch_rows`` of the oldest log lines read before ``cutoff``; return how many.
+
+    Lines are inserted in reading order, so the lowest ids are the oldest and
+    a batch reads only the start of the table, where a scan for ``ts`` would
+    read all of it (its index starts with the stream). The row at the
+    checkpoint's ``last_line_id`` always stays: ids are rowids, and SQLite
+    gives a new row the largest rowid plus one. Were that row deleted, lines
+    inserted after the checkpoint could get ids at or below it, and a restart
+    after a crash would keep them instead of reading them again.
+    """
+    with conn:
+        cursor = conn.execute(
+            "DELETE FROM log_lines WHERE id IN (SELECT id FROM log_lines WHERE id < "
+            "coalesce((SELECT last_line_id FROM log_checkpoints WHERE id = 1), 0) ORDER BY id LIMIT ?) AND ts < ?",
+            (batch_rows, cutoff),
         )
     return cursor.rowcount
 
