@@ -117,11 +117,11 @@ async def test_help_presses_leave_no_footer_keys(tmp_path: Path) -> None:
             await pilot.press("escape")
             await pilot.pause()
         after = _footer_keys()
-        shown = len(app.screen.query(FooterKey))
+        keys_shown = len(app.screen.query(FooterKey))
         await pilot.press("q")
 
     app.store.close()
-    assert shown > 0
+    assert keys_shown > 0
     assert after <= before
 
 
