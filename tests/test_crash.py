@@ -1,8 +1,9 @@
-"""Crash safety: SIGKILL the headless engine at random moments and check the store each time.
+"""Crash safety: SIGKILL the headless engine at random moments and during model fits.
 
-The rig lives in ``bench/crash.py``, which runs the same cycle 50 times.
-Here five kills alternate a random moment during ingestion with a kill as
-soon as the WAL changes, which is during or just after a window write.
+The rig lives in ``bench/crash.py``, which runs the same cycle 50 times with
+random modes. Here six kills cover every mode once or more: a random moment
+during ingestion, a window write, a batch IsolationForest fit and a
+retraining of the feedback loop. A last clean run then stores every line.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.crash import CrashRig, has_partial_transaction
+from bench.crash import CrashRig, fit_state_at_kill, has_partial_transaction, summarise
 
-KILLS = ("ingest", "write", "ingest", "write", "write")
+# Ingestion and writes first: the fits need stored windows to train on.
+KILLS = ("ingest", "write", "batch-fit", "retrain", "write", "batch-fit")
 
 
 @pytest.fixture
@@ -25,17 +27,37 @@ def rig(tmp_path: Path) -> Iterator[CrashRig]:
 
 
 @pytest.mark.slow
-def test_store_survives_repeated_sigkill(rig: CrashRig) -> None:
+def test_store_survives_sigkill_during_fits(rig: CrashRig) -> None:
     for mode in KILLS:
         record = rig.run_cycle(mode)
         assert record.check.problems == [], f"after kill {record.cycle} ({mode})"
+        if mode in ("batch-fit", "retrain"):
+            assert record.fit_state in ("running", "storing", "finished"), f"kill {record.cycle} was not aimed at a fit"
 
-    final = rig.kills[-1].check
+    rig.close()
+    final = rig.drain()
+    figures = summarise(rig, final)
+
+    assert final.problems == []
     assert final.integrity == "ok"
     assert final.duplicate_windows == 0
-    assert 0 < final.lines_stored <= final.lines_written
+    # Every line from the first one followed is stored once, none after the writer stopped is missing.
+    assert final.lines_stored > 0
+    assert final.lines.first_number + final.lines_stored - 1 == final.lines_written
+    assert figures["batch_fits_finished"] > 0
     # Each cycle waits for at least one new stored window before its kill.
     assert final.windows >= len(KILLS)
+
+
+def test_fit_state_reads_the_engine_log() -> None:
+    running = "INFO x: stream host: fitting an IsolationForest on 12 windows\n"
+    finished = running + "INFO x: stream host: IsolationForest iforest-12x3-1 fitted in 0.10 s\n"
+    other_stream = running + "INFO x: stream log.app: IsolationForest iforest-12x3-1 fitted in 0.10 s\n"
+
+    assert fit_state_at_kill(running, "batch-fit") == "running"
+    assert fit_state_at_kill(finished, "batch-fit") == "finished"
+    assert fit_state_at_kill(other_stream, "batch-fit") == "running"
+    assert fit_state_at_kill("", "batch-fit") == ""
 
 
 def test_partial_transaction_detected(tmp_path: Path) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import threading
 from pathlib import Path
 
 import pytest
 
 from tui_monitor.detectors import DetectorConfig, StreamDetector
 from tui_monitor.detectors.batch import IsolationForestModel
-from tui_monitor.detectors.persist import check_trusted_file, load_key, restore_detectors, save_detectors
+from tui_monitor.detectors.persist import check_trusted_file, load_key, restore_detectors, save_detectors, sign
 from tui_monitor.errors import DetectorError
 from tui_monitor.store import FeatureStore
 
@@ -129,3 +131,105 @@ def test_persist_restores_detector_saved_before_likelihood(tmp_path: Path) -> No
     assert len(restored.likelihood.model) == 0
     assert restored.baseline.usual("cpu") == old.baseline.usual("cpu")
     assert restored.process({"cpu": 21.0, "mem": 50.0}, ts=5000.0).score >= 0.0
+
+
+def test_load_key_replaces_empty_key(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A crash between creating the key file and writing it leaves it empty.
+    path = tmp_path / "model.key"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+
+    key = load_key(path)
+
+    assert len(key) == 32
+    assert path.read_bytes() == key
+    assert path.stat().st_mode & 0o077 == 0
+    assert "cut short" in caplog.text
+
+
+def test_load_key_replaces_short_key(tmp_path: Path) -> None:
+    path = tmp_path / "model.key"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, b"12345")
+    os.close(fd)
+    assert len(load_key(path)) == 32
+
+
+def test_load_key_concurrent_creation_agrees(tmp_path: Path) -> None:
+    for round_number in range(20):
+        path = tmp_path / f"model-{round_number}.key"
+        barrier = threading.Barrier(8)
+        keys: list[bytes] = []
+
+        def create() -> None:
+            barrier.wait()
+            keys.append(load_key(path))
+
+        threads = [threading.Thread(target=create) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert len(keys) == 8
+        assert set(keys) == {path.read_bytes()}, f"round {round_number}"
+    assert not list(tmp_path.glob(".*.tmp")), "temporary key files left behind"
+
+
+class _FailsToLoad:
+    """Pickles to a payload whose loading raises ValueError, as a library upgrade can."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (int, ("not a number",))
+
+
+def test_persist_skips_unloadable_signed_payload(saved: tuple[Path, bytes], caplog: pytest.LogCaptureFixture) -> None:
+    path, key = saved
+    store = FeatureStore(path)
+    payload = pickle.dumps(_FailsToLoad())
+    store.save_model("web", "online", "v1", payload, sign(payload, key), {})
+    store.close()
+
+    restored = _restore(path, key)
+
+    assert list(restored) == ["host"]
+    assert "stream web: saved online model not loaded" in caplog.text
+
+
+def test_persist_skips_batch_payload_of_wrong_type(saved: tuple[Path, bytes]) -> None:
+    path, key = saved
+    store = FeatureStore(path)
+    payload = pickle.dumps({"not": "a model"})
+    store.save_model("host", "batch", "v1", payload, sign(payload, key), {})
+    store.close()
+
+    restored = _restore(path, key)
+
+    assert restored["host"].batch is None
+
+
+class _BatchProbe:
+    """Records the live detector's batch model at the moment the saved copy is pickled."""
+
+    def __init__(self, detector: StreamDetector) -> None:
+        self.detector = detector
+        self.seen: list[object] = []
+
+    def __reduce__(self) -> tuple[object, tuple[object]]:
+        self.seen.append(self.detector.batch)
+        return (object.__new__, (object,))
+
+
+def test_save_detectors_leaves_live_detector_unchanged(tmp_path: Path) -> None:
+    # The batch trainer's thread may swap in a model while the event loop saves.
+    detector = _trained()
+    model = detector.batch
+    probe = _BatchProbe(detector)
+    detector.probe = probe  # type: ignore[attr-defined]
+    store = FeatureStore(tmp_path / "m.db")
+    try:
+        save_detectors(store, {"host": detector}, b"k" * 32)
+    finally:
+        store.close()
+    assert probe.seen == [model]
+    assert detector.batch is model

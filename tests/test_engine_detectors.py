@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from pathlib import Path
 
@@ -47,3 +48,37 @@ async def test_engine_saves_and_restores_detectors(tmp_path: Path) -> None:
     await engine.run(duration_s=0.1)
     store.close()
     assert engine.detectors["host"].windows_seen > 0
+
+
+async def test_engine_saves_batch_model_after_fit(tmp_path: Path) -> None:
+    # Saved as soon as it is fitted, not only at shutdown, so a crash keeps the fit.
+    settings = Settings(
+        db_path=tmp_path / "m.db",
+        window_s=0.2,
+        host_interval_s=0.05,
+        warmup_windows=1,
+        model_key_path=tmp_path / "model.key",
+        batch_interval_s=0.3,
+        batch_min_windows=4,
+    )
+    store = FeatureStore(settings.db_path)
+    engine = Engine(settings, store)
+    running = asyncio.create_task(engine.run(duration_s=30.0))
+    reader = FeatureStore(settings.db_path, readonly=True)
+    saved_kinds: set[str] = set()
+    try:
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            saved_kinds = {row["kind"] for row in reader.load_models() if row["stream"] == "host"}
+            if "batch" in saved_kinds or running.done():
+                break
+        is_running = not running.done()
+    finally:
+        reader.close()
+        engine.stop()
+        await running
+        store.close()
+
+    assert is_running, "the engine stopped before the check"
+    assert "batch" in saved_kinds
+    assert engine.windows_closed < 3600  # far from the periodic save

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tui_monitor.errors import ConfigError, StoreError
+from tui_monitor.errors import ConfigError
 from tui_monitor.parsing import LogPipeline, LogPipelines, MinerSettings
 from tui_monitor.store import FeatureStore
 
@@ -256,9 +256,15 @@ def test_store_schema_has_template_tables(tmp_path: Path) -> None:
     assert {"miner_state", "templates"} <= names
 
 
-def test_corrupt_miner_state_raises_store_error(tmp_path: Path) -> None:
+def test_corrupt_miner_state_starts_afresh(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # An unreadable state must not stop the log stream: the miner starts empty and says so.
     store = FeatureStore(tmp_path / "monitor.db")
     store.save_miner_state("log.app", b"not a state", 1, [])
-    with pytest.raises(StoreError, match="miner_state"):
-        _pipeline(store=store)
-    store.close()
+    try:
+        pipeline = _pipeline(store=store)
+        records = pipeline.feed(["2024-05-01 10:00:00 INFO app: request 1 served\n", "2024-05-01 10:00:01 INFO app: request 2 served\n"])
+    finally:
+        store.close()
+    assert pipeline.miner.lines_seen >= 1
+    assert len(records) >= 1
+    assert "mining templates afresh" in caplog.text

@@ -151,3 +151,14 @@ async def test_prune_log_lines_follows_its_own_retention(tmp_path: Path) -> None
 
     assert store.committed_log_lines() == ["line 10", "line 1", "line 0"]
     store.close()
+
+
+async def test_prune_keeps_uncheckpointed_log_lines(tmp_path: Path) -> None:
+    # A line no checkpoint covers may still be read again after a crash: it stays whatever its age.
+    store = FeatureStore(tmp_path / "logs.db")
+    store.insert_log_lines([("log.app", NOW - 5 * DAY, "read, never checkpointed", None, None)])
+
+    await prune_once(store.db.conn, RetentionPolicy(samples_days=2), now=NOW)
+
+    assert store.db.conn.execute("SELECT count(*) FROM log_lines").fetchone()[0] == 1
+    store.close()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import time
 from pathlib import Path
 
 from textual.widgets import DataTable
+from textual.widgets._footer import FooterKey
 
 from tui_monitor.features import ClosedWindow
 from tui_monitor.settings import Settings, parse_endpoint
@@ -95,6 +97,34 @@ async def test_help_opens_and_closes(tmp_path: Path) -> None:
         await pilot.press("q")
 
     app.store.close()
+
+
+def _footer_keys() -> int:
+    gc.collect()
+    # type() rather than isinstance(): some tracked objects (shap's stand-ins for
+    # missing optional modules) raise on any attribute access, __class__ included.
+    return sum(1 for obj in gc.get_objects() if issubclass(type(obj), FooterKey))
+
+
+async def test_help_presses_leave_no_footer_keys(tmp_path: Path) -> None:
+    # Textual's own Footer kept every key it replaced, about 0.33 MB per press.
+    app = make_app(tmp_path)
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        before = _footer_keys()
+        for _ in range(10):
+            await pilot.press("question_mark")
+            await pilot.pause()
+            await pilot.press("escape")
+            await pilot.pause()
+        after = _footer_keys()
+        keys_shown = len(app.screen.query(FooterKey))
+        await pilot.press("q")
+
+    app.store.close()
+    assert keys_shown > 0
+    assert after <= before
 
 
 async def test_ui_fits_80_by_24_and_resizes(tmp_path: Path) -> None:

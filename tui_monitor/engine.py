@@ -312,10 +312,31 @@ class Engine:
             except TuiMonitorError as exc:
                 logger.warning("saved models not restored: %s", exc)
         if s.batch_interval_s > 0:
+            loop = asyncio.get_running_loop()
+
+            def on_fitted(stream: str, _model: object) -> None:
+                loop.call_soon_threadsafe(self._save_fitted, stream)
+
             self._trainer = BatchTrainer(
-                self.detectors, self._load_training_windows, interval_s=s.batch_interval_s, min_windows=s.batch_min_windows
-            )
+                self.detectors, self._load_training_windows, interval_s=s.batch_interval_s, min_windows=s.batch_min_windows,
+                on_fitted=on_fitted,
+            )  # fmt: skip
             self._trainer.start()
+
+    def _save_fitted(self, stream: str) -> None:
+        """Save one stream's detector right after a batch fit, on the event loop (the store's writer).
+
+        Without it a crash would lose every fit since the last periodic save,
+        and the restarted engine would score without the batch model until
+        its next training pass.
+        """
+        detector = self.detectors.get(stream)
+        if self._model_key is None or detector is None:
+            return
+        try:
+            save_detectors(self.store, {stream: detector}, self._model_key)
+        except Exception:
+            logger.exception("stream %s: saving the detector after its batch fit failed; the next save retries", stream)
 
     def _stop_models(self) -> None:
         if self._trainer is not None:

@@ -172,6 +172,7 @@ class BatchTrainer:
             if len(rows) < self.min_windows:
                 continue
             started = time.perf_counter()
+            logger.info("stream %s: fitting an IsolationForest on %d windows", stream, len(rows))
             try:
                 model = IsolationForestModel.fit(rows, seed=detector.config.seed)
             except DetectorError as exc:

@@ -16,6 +16,7 @@ starts its models afresh instead of running what is inside it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import logging
@@ -23,6 +24,7 @@ import os
 import pickle
 import secrets
 import stat
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,19 +71,56 @@ def check_trusted_file(path: Path) -> None:
 def load_key(path: Path | None = None) -> bytes:
     """Return the user's model key, creating it (mode 0600) on first use.
 
+    A key file of the wrong length is what a crash while creating it left
+    behind, so it is replaced with a new key. Models signed with the old
+    content then fail their check and are trained afresh.
+
     Raises:
         DetectorError: the key file is not the user's or is readable by others.
     """
     path = path or default_key_path()
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(_KEY_BYTES))
+        _write_key(path, is_replacing=False)
     check_trusted_file(path)
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise DetectorError(f"model key {str(path)!r} is readable by others; run chmod 600 {str(path)!r}")
-    return path.read_bytes()
+    key = path.read_bytes()
+    if len(key) != _KEY_BYTES:
+        logger.warning(
+            "model key %s has %d bytes, not %d: it was cut short while being created; "
+            "writing a new key, so saved models are trained afresh",
+            path, len(key), _KEY_BYTES,
+        )  # fmt: skip
+        _write_key(path, is_replacing=True)
+        key = path.read_bytes()
+    return key
+
+
+def _write_key(path: Path, *, is_replacing: bool) -> None:
+    """Write a new random key to a temporary file, then move it to ``path`` in one step.
+
+    Readers therefore see no key file or a whole one, never a partial key.
+    Unless ``is_replacing``, a key another process created first is kept.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(_KEY_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        if is_replacing:
+            os.replace(temp, path)
+            return
+        try:
+            # A hard link fails when the name exists, unlike a rename, so two
+            # engines starting at once end up with the same key.
+            os.link(temp, path)
+        except FileExistsError:
+            pass
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def sign(payload: bytes, key: bytes) -> str:
@@ -105,11 +144,11 @@ def save_detectors(store: FeatureStore, detectors: dict[str, StreamDetector], ke
     written = 0
     for stream, detector in list(detectors.items()):
         batch = detector.batch
-        detector.batch = None
-        try:
-            payload = pickle.dumps(detector, protocol=pickle.HIGHEST_PROTOCOL)
-        finally:
-            detector.batch = batch
+        # A shallow copy without the batch model is pickled, and the detector is left
+        # alone, because the batch trainer's thread may swap in a new model meanwhile.
+        online = copy.copy(detector)
+        online.batch = None
+        payload = pickle.dumps(online, protocol=pickle.HIGHEST_PROTOCOL)
         metrics = {"windows_seen": detector.windows_seen}
         store.save_model(stream, "online", detector.model_version, payload, sign(payload, key), metrics)
         written += 1
@@ -126,6 +165,7 @@ def restore_detectors(store: FeatureStore, key: bytes, config_for: Any) -> dict[
     Rows that fail the checks are skipped with a warning; the stream then
     starts learning afresh.
     """
+    from tui_monitor.detectors.batch import IsolationForestModel
     from tui_monitor.detectors.stream import StreamDetector
 
     try:
@@ -139,8 +179,14 @@ def restore_detectors(store: FeatureStore, key: bytes, config_for: Any) -> dict[
         stream = row["stream"]
         try:
             obj = unpickle_verified(row["payload"], row["signature"], key)
-        except (DetectorError, pickle.UnpicklingError, AttributeError, ImportError, EOFError) as exc:
+        except DetectorError as exc:
             logger.warning("stream %s: saved %s model not loaded: %s", stream, row["kind"], exc)
+            continue
+        except Exception as exc:
+            # The signature matched, so the payload is one this user saved. It still
+            # fails, with any exception type, when river, scikit-learn or this code
+            # changed since. The stream then learns afresh instead of stopping the start.
+            logger.warning("stream %s: saved %s model not loaded: %r", stream, row["kind"], exc, exc_info=True)
             continue
         if row["kind"] == "online":
             config: DetectorConfig = config_for(stream)
@@ -148,7 +194,7 @@ def restore_detectors(store: FeatureStore, key: bytes, config_for: Any) -> dict[
                 logger.info("stream %s: detector settings changed since the save; learning afresh", stream)
                 continue
             detectors[stream] = obj
-        elif stream in detectors:
+        elif stream in detectors and isinstance(obj, IsolationForestModel):
             detectors[stream].set_batch_model(obj)
     if detectors:
         logger.info("restored detectors of %d streams from %s", len(detectors), store.path)

@@ -294,6 +294,7 @@ class Feedback:
         """Run ``request`` in a worker thread, then register the outcomes; return the registered versions."""
         try:
             async with self._retrain_lock:
+                logger.info("retraining %s (%s) in a worker thread", request.stream, request.trigger)
                 outcomes = await asyncio.to_thread(self._run, request)
             return self.apply(outcomes)
         except Exception:

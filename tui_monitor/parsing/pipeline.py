@@ -95,7 +95,6 @@ class LogPipeline:
 
     Raises:
         ConfigError: ``log_format`` is not ``auto`` or a known format.
-        StoreError: the saved miner state cannot be read.
     """
 
     def __init__(
@@ -120,7 +119,13 @@ class LogPipeline:
         self._now = now
         self._save_every_s = save_every_s
         state = store.load_miner_state(stream) if store is not None else None
-        self.miner = TemplateMiner(settings, state)
+        try:
+            self.miner = TemplateMiner(settings, state)
+        except StoreError as exc:
+            # A miner that cannot resume must not stop the stream. Its lines are
+            # still counted, and the next save replaces the unreadable state.
+            logger.warning("log %s: %s; mining templates afresh, so template ids start over", stream, exc)
+            self.miner = TemplateMiner(settings)
         self._features = LogWindowFeatures(stream, top_templates)
         self._outbox: list[LogRecord] = []  # released by window_features, not yet returned
         # The record still open for continuation lines: its physical lines

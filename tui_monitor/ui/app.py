@@ -14,7 +14,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from tui_monitor.engine import (
     DriftDetected,
@@ -38,6 +38,7 @@ from tui_monitor.store import EventRecord, FeatureStore, add_annotation
 from tui_monitor.ui.annotate import AnnotateScreen
 from tui_monitor.ui.charts import SeriesChart
 from tui_monitor.ui.detail import DetailScreen
+from tui_monitor.ui.footer import PrunedFooter
 from tui_monitor.ui.help import HelpScreen
 from tui_monitor.ui.notifications import NotificationsScreen
 from tui_monitor.ui.history import HistoryScreen
@@ -146,7 +147,7 @@ class MonitorApp(App[None]):
             yield SeriesChart("Log lines/s", id="chart-logs")
             yield SeriesChart("Anomaly score by stream", y_max=1, id="chart-score")
         yield DataTable(id="events", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield PrunedFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#events", DataTable)
