@@ -230,3 +230,29 @@ def test_stream_lasting_rise_opens_incident() -> None:
     opened = _opened(decisions)
     assert opened and 800 < opened[0] < 860
     assert not [i for i in opened if i < 800]
+
+
+def test_stream_cpu_burn_incident_stays_open_while_it_lasts() -> None:
+    rng = random.Random(11)
+    detector = StreamDetector("host", warmup_windows=10)
+    for i in range(16):
+        detector.process(_host_window(rng, 15.0), ts=START + i * 2.0)
+    burn = [detector.process(_host_window(rng, 98.0), ts=START + (16 + i) * 2.0) for i in range(30)]
+    after = [detector.process(_host_window(rng, 15.0), ts=START + (46 + i) * 2.0) for i in range(10)]
+    changes = [d.incident for d in burn]
+    opened_at = changes.index("opened")
+    # The calibration ranks a 30-window plateau lower and lower; the incident must not end before the burn does.
+    assert "resolved" not in changes
+    assert all(change == "updated" for change in changes[opened_at + 1 :])
+    assert [d.incident for d in after].count("resolved") == 1
+
+
+def test_stream_plateau_on_long_history_stays_one_incident() -> None:
+    windows = _calm_series(480)
+    for x in windows[400:440]:
+        x["host.cpu.total_pct.mean"] = 95.0
+    decisions = _run(windows)
+    changes = [d.incident for d in decisions[400:440]]
+    assert _opened(decisions) == [401]
+    assert "resolved" not in changes
+    assert [d.incident for d in decisions[440:]].count("resolved") == 1

@@ -321,6 +321,11 @@ class StreamDetector:
         )
         is_deviating = (not is_warmup) and (is_far or is_lasting)
         is_hot = is_deviating and score >= threshold
+        if self.is_in_incident and is_beyond_gate and not is_warmup:
+            # The calibrations learn every raw score, so a lasting plateau ranks
+            # lower each window. An open incident stays open while a feature is
+            # still past the gate, until relearn_after adopts the new level.
+            is_hot = True
         alert_score = score if is_deviating and is_new_episode else score * _NOT_ALERTABLE_FACTOR
         if is_hot and is_new_episode:
             self._episode_start = index
