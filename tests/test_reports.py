@@ -195,6 +195,16 @@ def test_cli_report_writes_file(db: Path, tmp_path: Path, capsys: pytest.Capture
     assert "report written to" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(("name", "is_html"), [("r.html", True), ("r.HTM", True), ("r.md", False), ("report", False)])
+def test_cli_report_format_follows_suffix(db: Path, tmp_path: Path, name: str, is_html: bool) -> None:
+    out = tmp_path / name
+
+    status = main(["report", "--db", str(db), "--since", "30d", "-o", str(out)])
+
+    assert status == 0
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") is is_html
+
+
 def test_cli_report_unwritable_output(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["report", "--db", str(db), "-o", str(tmp_path / "missing" / "r.md")])
     assert status == 2

@@ -84,7 +84,10 @@ def _add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     report = sub.add_parser("report", help="summarise a period of the store in Markdown or HTML")
     _add_db_option(report, "report_db")
     report.add_argument("--since", type=parse_duration, default=parse_duration("1d"), metavar="TIME", help="period to cover, e.g. 1d, 7d, 30d (default: 1d)")
-    report.add_argument("--format", choices=("md", "html"), default="md", help="md (text charts) or html (inline SVG charts); default: md")
+    report.add_argument(
+        "--format", choices=("md", "html"), default=None,
+        help="md (text charts) or html (inline SVG charts); default: html when -o ends in .html or .htm, else md",
+    )  # fmt: skip
     report.add_argument("-o", "--output", type=Path, default=None, metavar="FILE", help="write the report to FILE (default: stdout)")
 
     annotate = sub.add_parser("annotate", help="record a marker, e.g. a deployment, that charts and reports show")
@@ -288,7 +291,11 @@ def _write_report(args: argparse.Namespace) -> int:
     from tui_monitor.reports import render_report
 
     db_path = _db_path(args, args.report_db)
-    text = render_report(db_path, since_s=args.since, fmt=args.format)
+    fmt = args.format
+    if fmt is None:
+        is_html = args.output is not None and args.output.suffix.lower() in (".html", ".htm")
+        fmt = "html" if is_html else "md"
+    text = render_report(db_path, since_s=args.since, fmt=fmt)
     if args.output is None:
         sys.stdout.write(text)
         return 0
