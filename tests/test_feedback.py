@@ -36,6 +36,7 @@ from tui_monitor.feedback import (
 )
 from tui_monitor.feedback.drift import DriftFound
 from tui_monitor.reports import render_report
+from tui_monitor.rules import RuleEvaluator
 from tui_monitor.rules._parse import load_rules
 from tui_monitor.store import EventRecord, FeatureStore, WindowRecord
 
@@ -144,7 +145,12 @@ def test_queue_skips_labelled_and_unsaved() -> None:
 def test_proposed_rule_saves_to_rules_dir(tmp_path: Path) -> None:
     text = propose_rule(event(3, score=0.992))
     [rule] = validate_rule_text(text)
-    assert rule["match"] == {"stream": "host", "feature": "host.cpu.total_pct.mean", "score": {"max": 0.994}}
+    assert rule["match"] == {
+        "stream": "host",
+        "feature": "host.cpu.total_pct.mean",
+        "value": {"max": 95.0},
+        "score": {"max": 0.994},
+    }
     assert rule["suppress"] is True
     first = save_rule(tmp_path / "rules", text)
     second = save_rule(tmp_path / "rules", text)
@@ -152,6 +158,21 @@ def test_proposed_rule_saves_to_rules_dir(tmp_path: Path) -> None:
     assert second.name == "suppress-host-cpu-total-pct-mean-1.yaml"
     assert first.read_text() == text
     assert load_rules(tmp_path / "rules").errors == []
+
+
+def test_proposed_rule_lets_a_stronger_burst_alert(tmp_path: Path) -> None:
+    # Calibrated scores saturate near 1, so only the value bound tells this burst from a bigger one.
+    labelled = event(3, score=0.9999, stream="log.app")
+    labelled.top_features = [{"name": "log.app.level_error", "value": 440.0, "median": 2.0, "z": 40.0}]
+    save_rule(tmp_path / "rules", propose_rule(labelled))
+    evaluator = RuleEvaluator(load_rules(tmp_path / "rules"))
+    again = event(4, score=1.0, stream="log.app")
+    again.top_features = [{"name": "log.app.level_error", "value": 420.0, "median": 2.0, "z": 38.0}]
+    bigger = event(5, score=1.0, stream="log.app")
+    bigger.top_features = [{"name": "log.app.level_error", "value": 2000.0, "median": 2.0, "z": 190.0}]
+
+    assert evaluator.evaluate(again, "opened", 500.0, is_hot=True).suppressed_by is not None
+    assert evaluator.evaluate(bigger, "opened", 600.0, is_hot=True).suppressed_by is None
 
 
 @pytest.mark.parametrize(
@@ -162,6 +183,8 @@ def test_proposed_rule_saves_to_rules_dir(tmp_path: Path) -> None:
         ("rules:\n- suppress: true\n  match: {stream: host}", "missing 'name:'"),
         ("rules:\n- name: x\n  match: {stream: host}\n  suppres: true", "did you mean 'suppress'"),
         ("rules:\n- name: x\n  match: {stream: host, score: {max: 7}}\n  suppress: true", "7"),
+        ("rules:\n- name: x\n  match: {stream: host, value: {max: lots}}\n  suppress: true", "value.max: expected a number"),
+        ("rules:\n- name: x\n  match: {stream: host, value: {min: 9, max: 1}}\n  suppress: true", "swap them"),
         ("rules:\n- name: x\n  suppress: {stream: host, score_below: 0.9}", "expected true or false"),
     ],
 )

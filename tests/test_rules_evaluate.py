@@ -51,6 +51,12 @@ def _open(evaluator: RuleEvaluator, event: EventRecord, ts: float | None = None)
         ("{template: 'retrying connection'}", _event("log.app", top=TEMPLATE), True),
         ("{template: 'retrying connection'}", _event("log.app", top=CPU), False),
         ("{stream: host, feature: 'cpu.*', severity: major}", _event(), True),
+        ("{feature: 'cpu.*', value: {max: 99}}", _event(top=[{"name": "cpu.total_pct.mean", "value": 97.0}]), True),
+        ("{feature: 'cpu.*', value: {max: 99}}", _event(top=[{"name": "cpu.total_pct.mean", "value": 99.5}]), False),
+        ("{feature: 'cpu.*', value: {min: 5}}", _event(top=[{"name": "cpu.total_pct.mean", "value": 2.0}]), False),
+        ("{value: {max: 99}}", _event(top=[{"name": "disk.busy_pct.mean", "value": 98.0}]), True),
+        ("{feature: 'cpu.*', value: {max: 99}}", _event(top=[{"name": "disk.busy_pct.mean", "value": 1.0}]), False),
+        ("{value: {max: 99}}", _event(top=[{"name": "cpu.total_pct.mean"}]), False),
     ],
 )
 def test_suppress_matchers(match: str, event: EventRecord, is_suppressed: bool) -> None:

@@ -1,8 +1,10 @@
 """Suppression rules proposed from false positives, written as YAML to the rules folder.
 
 The proposal is the narrowest match the event supports: its stream, its top
-feature, and scores up to a bound just above the event's own score, so a
-stronger occurrence of the same pattern still alerts. The text follows the
+feature, the top feature's value up to the one seen (down to it for a drop
+below the usual median), and scores up to a bound just above the event's own
+score. A stronger occurrence of the same pattern still alerts, also when the
+calibrated score is already close to 1 and the score bound rounds to 1. The text follows the
 rules engine's schema and is checked by the rules engine's own parser before
 it is saved, so a saved proposal never breaks the rules folder.
 """
@@ -33,10 +35,11 @@ def propose_rule(event: EventRecord) -> str:
     """Return YAML text of a rule that suppresses this event's pattern.
 
     The score bound is the event's calibrated score plus a quarter of what
-    remains up to 1, rounded up to four decimals.
+    remains up to 1, rounded up to four decimals. The value bound is the top
+    feature's value, rounded away from its median to four significant digits.
 
     >>> event = EventRecord("http.api", 0.0, 10.0, 0.99, 0.7, "minor",
-    ...                     top_features=[{"name": "http.api.latency_ms.mean", "z": 9.0}])
+    ...                     top_features=[{"name": "http.api.latency_ms.mean", "value": 812.37, "median": 40.0, "z": 9.0}])
     >>> print(propose_rule(event), end="")
     rules:
     - name: suppress-http-api-latency-ms-mean
@@ -44,15 +47,21 @@ def propose_rule(event: EventRecord) -> str:
       match:
         stream: http.api
         feature: http.api.latency_ms.mean
+        value:
+          max: 812.4
         score:
           max: 0.9925
       suppress: true
     """
-    feature = event.top_features[0]["name"] if event.top_features else ""
+    top = event.top_features[0] if event.top_features else {}
+    feature = str(top.get("name", ""))
     bound = event.score + (1.0 - event.score) / 4.0
     match: dict[str, Any] = {"stream": event.stream}
     if feature:
         match["feature"] = feature
+        value_bound = _value_bound(top)
+        if value_bound is not None:
+            match["value"] = value_bound
     match["score"] = {"max": math.ceil(bound * 10_000) / 10_000}
     rule: dict[str, Any] = {
         "name": f"suppress-{_slug(feature or event.stream)}",
@@ -61,6 +70,30 @@ def propose_rule(event: EventRecord) -> str:
         "suppress": True,
     }
     return yaml.safe_dump({"rules": [rule]}, sort_keys=False)
+
+
+def _value_bound(feature: dict[str, Any]) -> dict[str, float] | None:
+    """Return ``{"max": v}`` (or ``{"min": v}`` for a value below its median) for a top feature, or None.
+
+    >>> _value_bound({"value": 0.123456, "median": 1.0})
+    {'min': 0.1234}
+    >>> _value_bound({"value": 440.0})
+    {'max': 440.0}
+    """
+    value = feature.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    median = feature.get("median")
+    is_drop = isinstance(median, int | float) and not isinstance(median, bool) and value < median
+    if value == 0:
+        return {"min" if is_drop else "max": 0.0}
+    digits = 3 - math.floor(math.log10(abs(value)))
+    step = math.floor if is_drop else math.ceil
+    if digits >= 0:
+        bound = step(value * 10**digits) / 10**digits
+    else:
+        bound = float(step(value / 10**-digits) * 10**-digits)
+    return {"min": bound} if is_drop else {"max": bound}
 
 
 def validate_rule_text(text: str, origin: str = "<rule>") -> list[dict[str, Any]]:

@@ -47,7 +47,9 @@ class Matcher:
     glob matches when any of the event's top feature names matches. ``template``
     is a regular expression searched in each top feature's ``template`` text
     (log streams attach the Drain3 template there), or in its name when a
-    feature has no template.
+    feature has no template. ``value_min`` and ``value_max`` bound the value
+    of a top feature the ``features`` globs match (any top feature without
+    globs): one such feature inside the bounds is enough.
     """
 
     streams: tuple[str, ...] = ()
@@ -57,6 +59,8 @@ class Matcher:
     score_min: float | None = None
     score_max: float | None = None
     template: re.Pattern[str] | None = None
+    value_min: float | None = None
+    value_max: float | None = None
     _stream_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
     _feature_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -90,7 +94,18 @@ class Matcher:
             texts = [str(f.get("template") or f.get("name", "")) for f in features]
             if not any(self.template.search(text) for text in texts):
                 return False
+        if self.value_min is not None or self.value_max is not None:
+            named = [f for f in features if self._feature_re is None or self._feature_re.match(str(f.get("name", "")))]
+            if not any(self._value_in_range(f.get("value")) for f in named):
+                return False
         return True
+
+    def _value_in_range(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if self.value_min is not None and value < self.value_min:
+            return False
+        return self.value_max is None or value <= self.value_max
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ RULE_FILE_SUFFIXES = (".yaml", ".yml")
 
 _TOP_KEYS = ("rules", "maintenance", "drop_lines")
 _RULE_KEYS = ("name", "match", "suppress", "severity", "raise", "lower", "tags", "persistence", "frequency", "dedup", "reason")
-_MATCH_KEYS = ("stream", "feature", "kind", "severity", "score", "template")
+_MATCH_KEYS = ("stream", "feature", "kind", "severity", "score", "value", "template")
 _WINDOW_KEYS = ("name", "timezone", "match", "once", "daily", "weekly", "cron", "duration", "reason")
 _SCHEDULES = ("once", "daily", "weekly", "cron")
 _DROP_KEYS = ("stream", "pattern", "reason")
@@ -210,6 +210,13 @@ class _Checker:
             score_max = self.number(score["max"], f"{where}.score.max", 0.0, 1.0) if "max" in score else None
             if score_min is not None and score_max is not None and score_min > score_max:
                 self.error(keys["score"], f"{where}.score: min {score_min:g} is above max {score_max:g}; swap them")
+        value_min = value_max = None
+        if "value" in keys:
+            value = self.mapping(keys["value"], f"{where}.value", ("min", "max")) or {}
+            value_min = self.number(value["min"], f"{where}.value.min") if "min" in value else None
+            value_max = self.number(value["max"], f"{where}.value.max") if "max" in value else None
+            if value_min is not None and value_max is not None and value_min > value_max:
+                self.error(keys["value"], f"{where}.value: min {value_min:g} is above max {value_max:g}; swap them")
         return Matcher(
             streams=self.strings(keys["stream"], f"{where}.stream") if "stream" in keys else (),
             features=self.strings(keys["feature"], f"{where}.feature") if "feature" in keys else (),
@@ -218,6 +225,8 @@ class _Checker:
             score_min=score_min,
             score_max=score_max,
             template=self.regex(keys["template"], f"{where}.template") if "template" in keys else None,
+            value_min=value_min,
+            value_max=value_max,
         )
 
     def rule(self, node: YamlNode, where: str) -> Rule | None:
