@@ -44,7 +44,9 @@ class RuleScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Suppression rule, saved to {self.rules_dir} (ctrl+s saves, escape cancels):")
+            # The keys come first: a long rules folder path must not push them out of a narrow screen.
+            yield Label("Suppression rule (ctrl+s saves, escape cancels)")
+            yield Label(f"saved to {self.rules_dir}", id="rule-folder")
             yield TextArea(self.text, language=None, id="rule-text")
             yield Static("", id="rule-error")
             with Horizontal():
