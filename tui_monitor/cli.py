@@ -396,8 +396,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_replay(args)
         settings = _settings_from(args)
     except ConfigError as exc:
-        parser.print_usage(sys.stderr)
+        # The message names the option and the fix; the full usage would push it off the screen.
         print(f"tui-monitor: error: {exc}", file=sys.stderr)
+        print("run 'tui-monitor --help' for every option", file=sys.stderr)
         return 2
     except TuiMonitorError as exc:
         print(f"tui-monitor: error: {exc}", file=sys.stderr)

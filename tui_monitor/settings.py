@@ -260,6 +260,9 @@ class Settings:
             raise ConfigError(f"invalid --warmup {self.warmup_windows!r}: expected a whole number of windows, 1 or more")
         if not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"invalid --threshold {self.threshold!r}: expected a calibrated score between 0 and 1")
+        for pattern in self.log_paths:
+            if not any(char in pattern for char in "*?[") and Path(pattern).expanduser().is_dir():
+                raise ConfigError(f"invalid --log {pattern!r}: it is a folder; pass a file, or a glob such as '{pattern.rstrip('/')}/*.log'")
         retention = {
             "--keep-samples": self.samples_retention_days,
             "--keep-windows": self.windows_retention_days,
