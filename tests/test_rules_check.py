@@ -202,3 +202,10 @@ def test_check_cli_uses_rules_option(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_check_cli_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "check", str(tmp_path / "nope")]) == 1
     assert "not found" in capsys.readouterr().out
+
+
+def test_check_cli_missing_file_names_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "check", str(tmp_path / "nope.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert "rule file not found" in out
+    assert "create the folder" not in out

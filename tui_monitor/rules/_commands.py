@@ -39,7 +39,10 @@ def run_rules_command(args: argparse.Namespace, rules_dir: Path, db_path: Path, 
 
 def _check(path: Path, out: TextIO) -> int:
     if not path.exists():
-        print(f"{path}: not found; create the folder and put *.yaml rule files in it, or pass a path", file=out)
+        if path.suffix.lower() in (".yaml", ".yml"):
+            print(f"{path}: rule file not found; check the path, or pass the rules folder", file=out)
+        else:
+            print(f"{path}: not found; create the folder and put *.yaml rule files in it, or pass a path", file=out)
         return 1
     files = rule_files(path)
     ruleset = load_rules(path)
