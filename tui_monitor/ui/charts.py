@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 
@@ -54,13 +55,17 @@ class SeriesChart(PlotextPlot):
         if self.size.height >= _MIN_HEIGHT_FOR_LABEL:
             plt.xlabel("seconds ago")
         plt.xlim(-self.span_s, 0)
-        if self.y_max is not None:
-            plt.ylim(0, self.y_max)
+        highest = 0.0
         for label, points in self.series.items():
-            recent = [(ts - now, value) for ts, value in points if ts >= now - self.span_s]
+            # plotext cannot place NaN or an infinity (it raises), so they are left out.
+            recent = [(ts - now, value) for ts, value in points if ts >= now - self.span_s and math.isfinite(value)]
             if recent:
                 xs, ys = zip(*recent, strict=True)
+                highest = max(highest, *ys)
                 plt.plot(list(xs), list(ys), label=label if len(self.series) > 1 else None, marker="braille")
+        # Every chart here shows a rate, a percentage or a score: the axis starts at 0,
+        # so a steady 5 lines/s does not look like a line at the bottom of the chart.
+        plt.ylim(0, self.y_max if self.y_max is not None else max(1.0, highest * 1.1))
         self._is_dirty = False
         self.redraws += 1
         self.refresh()

@@ -255,8 +255,11 @@ class HistoryScreen(Screen[None]):
         plt.title(f"Anomaly events per {'hour' if self.filters.bucket_s < _DAY_S else 'day'}")
         date_format = "%m-%d %H:%M" if self.filters.bucket_s < _DAY_S else "%m-%d"
         labels = [datetime.fromtimestamp(start).strftime(date_format) for start, _ in data.buckets]
+        counts = [count for _, count in data.buckets]
         if labels:
-            plt.bar(labels, [count for _, count in data.buckets], marker="sd")
+            plt.bar(labels, counts, marker="sd")
+        # Counts start at 0; without events plotext would centre the axis on 0 (-1 to 1).
+        plt.ylim(0, max(1, *counts) if counts else 1)
         plot.refresh()
 
     def _draw_feature(self, data: HistoryData) -> None:
