@@ -78,6 +78,15 @@ def test_parse_duration_units() -> None:
     assert parse_duration("7d") == 7 * 86400
 
 
+def test_duration_flag_negative_value_names_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--headless", "--duration", "-5"])
+
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "a duration cannot be negative; write e.g. '5'" in err
+
+
 def test_events_lists_stored_events(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "monitor.db"
     store = FeatureStore(db)

@@ -72,6 +72,8 @@ def duration_seconds(text: str) -> float:
         ValueError: ``text`` is not a time above 0; the message names it and gives an example.
     """
     match = _DURATION_RE.match(text)
+    if match is None and _DURATION_RE.match(text.strip().removeprefix("-")) is not None:
+        raise ValueError(f"invalid duration {text!r}: a duration cannot be negative; write e.g. {text.strip()[1:]!r}")
     if match is None:
         raise ValueError(f"invalid duration {text!r}: expected a number with an optional unit s, m, h, d or w, e.g. 15m or 1h")
     seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
