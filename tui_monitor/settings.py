@@ -218,8 +218,8 @@ class Settings:
 
     def detector_config(self) -> DetectorConfig:
         """Return the default detector configuration these settings describe."""
-        # Imported here because the detectors package imports river and
-        # scikit-learn, which commands that never score should not load.
+        # Imported here so that reading settings loads no detector code; the
+        # package loads its river-backed models only on first use.
         from tui_monitor.detectors.config import DetectorConfig
 
         return DetectorConfig(
