@@ -71,10 +71,13 @@ def test_engine_starts_on_damaged_saved_state(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30.0
-        while "engine started" not in (engine_log.read_text() if engine_log.exists() else ""):
+        # A file seen for the first time is followed from its end, so the lines
+        # are written only once the log source has found the (empty) file.
+        while f"source log {log} started" not in (engine_log.read_text() if engine_log.exists() else ""):
             assert engine.poll() is None, engine.communicate()[1]
-            assert time.monotonic() < deadline, "the engine did not start within 30 s"
+            assert time.monotonic() < deadline, "the log source did not start within 30 s"
             time.sleep(0.1)
+        time.sleep(0.5)
         with log.open("a") as handle:
             handle.write("".join(f"2024-05-01 10:00:{i:02d} INFO app: request {i} served\n" for i in range(20)))
         deadline = time.monotonic() + 15.0
@@ -89,10 +92,10 @@ def test_engine_starts_on_damaged_saved_state(tmp_path: Path) -> None:
 
     text = engine_log.read_text()
     assert engine.returncode == 0, stderr
+    assert _lines_counted(db) == 20
     assert "saved online model not loaded" in text
     assert "promoted model 1 of host not loaded" in text
     assert "template miner state" in text
-    assert _lines_counted(db) == 20
 
 
 def test_empty_model_key_is_replaced_at_start(tmp_path: Path) -> None:
