@@ -232,7 +232,7 @@ def test_stream_lasting_rise_opens_incident() -> None:
     assert not [i for i in opened if i < 800]
 
 
-def test_stream_cpu_burn_incident_stays_open_while_it_lasts() -> None:
+def test_stream_cpu_burn_incident_stays_open() -> None:
     rng = random.Random(11)
     detector = StreamDetector("host", warmup_windows=10)
     for i in range(16):

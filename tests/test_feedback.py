@@ -161,7 +161,7 @@ def test_proposed_rule_saves_to_rules_dir(tmp_path: Path) -> None:
 
 
 def test_proposed_rule_lets_a_stronger_burst_alert(tmp_path: Path) -> None:
-    # Calibrated scores saturate near 1, so only the value bound tells this burst from a bigger one.
+    # Calibrated scores saturate near 1, so only the value bound separates this burst from a bigger one.
     labelled = event(3, score=0.9999, stream="log.app")
     labelled.top_features = [{"name": "log.app.level_error", "value": 440.0, "median": 2.0, "z": 40.0}]
     save_rule(tmp_path / "rules", propose_rule(labelled))

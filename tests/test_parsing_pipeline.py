@@ -257,7 +257,7 @@ def test_store_schema_has_template_tables(tmp_path: Path) -> None:
 
 
 def test_corrupt_miner_state_starts_afresh(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    # An unreadable state must not stop the log stream: the miner starts empty and says so.
+    # An unreadable state must not stop the log stream: the miner starts empty and logs a warning.
     store = FeatureStore(tmp_path / "monitor.db")
     store.save_miner_state("log.app", b"not a state", 1, [])
     try:

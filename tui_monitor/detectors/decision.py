@@ -31,9 +31,9 @@ class Decision:
 
     ``score`` is the calibrated ensemble score in 0..1 (higher is more
     anomalous). ``alert_score`` is the same score, halved when the window
-    cannot start a new alert (warm-up, no feature far from usual, or within
-    the cooldown of the previous alert); replays and benchmarks rank windows
-    by it. ``incident`` is ``opened``, ``updated``, ``resolved`` or None;
+    cannot start a new alert: during warm-up, with no feature far from usual,
+    or within the cooldown of the previous alert. Replays and benchmarks rank
+    windows by it. ``incident`` is ``opened``, ``updated``, ``resolved`` or None;
     ``kind`` is ``performance``, ``functional`` or ``behavioural``.
     """
 
